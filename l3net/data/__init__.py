@@ -1,0 +1,1 @@
+"""Data: the on-disk record format and the tf.data AVC sampling pipeline."""

@@ -1,0 +1,54 @@
+"""Input-pipeline configuration: how AVC pairs are sampled and augmented.
+
+Kept apart from `ModelConfig` because the same model can be fed differently (paper vs demo
+shuffling, eval pairs), but the two must agree on the input contract: `image_size`,
+`sample_rate` and `audio_seconds` are taken from the model config by `DataConfig.for_model`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from l3net.models.config import ModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Sampling and augmentation settings of `l3net.data.avc_dataset`.
+
+    image_size:        side of the square crop fed to the model (paper: 224).
+    resize_short_side: frames are resized so their short side is this before cropping (paper: 256).
+    sample_rate:       Hz; must equal the converted dataset's rate (dataset.json).
+    audio_seconds:     length of the audio window (paper: 1 s).
+    batch_size:        global batch size (paper: 256 = 16 GPUs x 16).
+    pairs_per_video:   AVC pairs drawn from each decoded video record before shuffling, to amortise
+                       parsing a record over several examples.
+    video_shuffle_buffer:   videos mixed before sampling.
+    example_shuffle_buffer: sampled pairs mixed before batching (large: seed 001's shortcut came
+                       from poor shuffling).
+    augment:           paper augmentation (random resized crop, flip, brightness, saturation,
+                       +-10 % gain); off for evaluation.
+    """
+
+    image_size: int = 224
+    resize_short_side: int = 256
+    sample_rate: int = 48000
+    audio_seconds: float = 1.0
+    batch_size: int = 256
+    pairs_per_video: int = 4
+    video_shuffle_buffer: int = 1024
+    example_shuffle_buffer: int = 4096
+    augment: bool = True
+
+    @property
+    def num_audio_samples(self) -> int:
+        return int(round(self.sample_rate * self.audio_seconds))
+
+    @classmethod
+    def for_model(cls, model: ModelConfig, **overrides) -> "DataConfig":
+        """A data config whose input contract matches `model`."""
+        resize = overrides.pop("resize_short_side", None)
+        if resize is None:
+            resize = int(round(model.image_size * 256 / 224))
+        return cls(image_size=model.image_size, resize_short_side=resize,
+                   sample_rate=model.sample_rate, audio_seconds=model.audio_seconds, **overrides)

@@ -1,0 +1,84 @@
+"""Model configuration: everything that decides a model's architecture and its input contract.
+
+The defaults are the papers' (L3-Net, ICCV 2017; AVE-Net, ECCV 2018): 224x224x3 images, 1 s of
+48 kHz audio through a linear log-spectrogram (257 bins x 199 frames), VGG towers of widths
+64-128-256-512. Small CPU configs only change numbers here, never code paths.
+
+The config is saved as JSON in every model directory, so a checkpoint can always be rebuilt into
+the exact model that wrote it (evaluation, export, probes read it back with `from_json`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, Tuple
+
+MODEL_NAMES = ("l3net", "avenet")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and input contract of an AVC model.
+
+    Inputs the built Keras model takes (see `l3net.models.build_model`):
+      image: float32 [batch, image_size, image_size, 3], RGB in [0, 1].
+      audio: float32 [batch, round(sample_rate * audio_seconds)], mono waveform in [-1, 1].
+    Output: float32 [batch, 2] softmax; column 1 = "frame and audio correspond".
+    """
+
+    model: str = "l3net"
+    image_size: int = 224
+    vision_widths: Tuple[int, ...] = (64, 128, 256, 512)
+    audio_widths: Tuple[int, ...] = (64, 128, 256, 512)
+    # Audio front end: 'linear' (paper), 'mel<N>' e.g. 'mel128'/'mel256' (OpenL3), 'learned'.
+    frontend: str = "linear"
+    sample_rate: int = 48000
+    audio_seconds: float = 1.0
+    # Width of the fusion fc layer (L3-Net) and of the embedding layers (AVE-Net).
+    fusion_width: int = 128
+    embedding_width: int = 128
+
+    @property
+    def num_audio_samples(self) -> int:
+        return int(round(self.sample_rate * self.audio_seconds))
+
+    def validate(self) -> "ModelConfig":
+        """Raises ValueError naming the offending field; returns self for chaining."""
+        if self.model not in MODEL_NAMES:
+            raise ValueError(f"model={self.model!r}: must be one of {', '.join(MODEL_NAMES)}")
+        if self.image_size < 16 or self.image_size % (2 ** len(self.vision_widths)) != 0:
+            raise ValueError(
+                f"image_size={self.image_size}: must be >= 16 and a multiple of 2**len(vision_widths)")
+        if not self.vision_widths or not self.audio_widths or min(self.vision_widths + self.audio_widths) < 1:
+            raise ValueError("vision_widths/audio_widths: need at least one positive width per tower")
+        if not (self.frontend in ("linear", "learned") or
+                (self.frontend.startswith("mel") and self.frontend[3:].isdigit())):
+            raise ValueError(f"frontend={self.frontend!r}: use linear, mel<N> (e.g. mel128) or learned")
+        if self.sample_rate < 4000:
+            raise ValueError(f"sample_rate={self.sample_rate}: must be >= 4000 Hz")
+        if not 0.1 <= self.audio_seconds <= 10:
+            raise ValueError(f"audio_seconds={self.audio_seconds}: must be in [0.1, 10]")
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["vision_widths"] = list(self.vision_widths)
+        d["audio_widths"] = list(self.audio_widths)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("vision_widths", "audio_widths"):
+            if k in kw:
+                kw[k] = tuple(int(w) for w in kw[k])
+        return cls(**kw).validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        return cls.from_dict(json.loads(text))

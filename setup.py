@@ -1,0 +1,30 @@
+"""Installs the `l3net` library and the `data_tools` converters with their console scripts."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="l3net",
+    version="0.1.0",
+    description="Audio-visual correspondence learning (L3-Net, AVE-Net) in TensorFlow/Keras",
+    packages=find_packages(include=["l3net", "l3net.*", "data_tools", "data_tools.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.18",
+        "keras>=3.6",
+        "numpy",
+        "scipy",
+        "absl-py",
+        "av>=12",  # PyAV: all media decoding/encoding (tensorflow-io's ffmpeg ops do not load).
+        "matplotlib",
+        "scikit-learn",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={
+        "console_scripts": [
+            "l3net_data=data_tools.cli:main",
+            "l3net_train=l3net.train.main:run",
+            "l3net_eval=l3net.evaluation.cli:run",
+            "l3net_demo=l3net.demo:run",
+        ]
+    },
+)
