@@ -38,6 +38,9 @@ class ModelConfig:
     # Width of the fusion fc layer (L3-Net) and of the embedding layers (AVE-Net).
     fusion_width: int = 128
     embedding_width: int = 128
+    # Momentum of BatchNorm's moving statistics (Keras default 0.99). Short runs (CPU demo,
+    # tests) use ~0.9 so inference-mode statistics have caught up by the end of training.
+    batchnorm_momentum: float = 0.99
 
     @property
     def num_audio_samples(self) -> int:
@@ -59,6 +62,8 @@ class ModelConfig:
             raise ValueError(f"sample_rate={self.sample_rate}: must be >= 4000 Hz")
         if not 0.1 <= self.audio_seconds <= 10:
             raise ValueError(f"audio_seconds={self.audio_seconds}: must be in [0.1, 10]")
+        if not 0.0 <= self.batchnorm_momentum < 1.0:
+            raise ValueError(f"batchnorm_momentum={self.batchnorm_momentum}: must be in [0, 1)")
         return self
 
     def to_dict(self) -> Dict[str, Any]:

@@ -1,0 +1,103 @@
+"""Analytic parameter and FLOP counts of an AVC model, straight from its ModelConfig.
+
+Used by bench/train_step.py to turn examples/s into achieved GFLOP/s, and by tests as a check on
+the built Keras model (`count_params(cfg)['total'] == build_model(cfg).count_params()`).
+
+Conventions:
+  - Convs are 3x3 'same' without bias (BN follows); BN has 4 values per channel: gamma, beta
+    (trainable) and moving mean, moving variance (non-trainable).
+  - FLOPs are forward-pass FLOPs for ONE example, 2 per multiply-add, counted exactly for convs,
+    dense layers and the learned front end's filterbank. BN, ReLU, pooling, softmax and the
+    distance are not counted (they are O(activations), < 1 % here).
+  - The FFT front ends ('linear', 'mel<N>') are an estimate: per frame, a real FFT of n points at
+    2.5 n log2(n) FLOPs plus the window multiply (window FLOPs), magnitude (3 per bin), and for mel
+    the mel matrix product (2 x fft bins x N).
+  - A training step costs about 3x the forward FLOPs (forward + two backward products).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Sequence, Tuple
+
+from l3net.models.config import ModelConfig
+from l3net.models.frontend_geometry import FrontendGeometry, frontend_geometry
+
+KERNEL_TAPS = 9  # 3x3
+BN_VALUES = 4    # gamma, beta, moving mean, moving variance
+
+
+def _geometry(cfg: ModelConfig) -> FrontendGeometry:
+    return frontend_geometry(cfg.frontend, cfg.sample_rate, cfg.num_audio_samples)
+
+
+def _trunk_params(in_channels: int, widths: Sequence[int]) -> Tuple[int, int]:
+    """(total, non_trainable) parameters of a VGG trunk: two conv+BN units per block."""
+    total = non_trainable = 0
+    cin = in_channels
+    for width in widths:
+        for cin_unit in (cin, width):
+            total += KERNEL_TAPS * cin_unit * width + BN_VALUES * width
+            non_trainable += 2 * width
+        cin = width
+    return total, non_trainable
+
+
+def _trunk_flops(height: int, width: int, in_channels: int, widths: Sequence[int]) -> int:
+    """Forward FLOPs of a VGG trunk on an input of height x width x in_channels."""
+    flops = 0
+    cin = in_channels
+    for block, cout in enumerate(widths, start=1):
+        flops += 2 * height * width * KERNEL_TAPS * (cin * cout + cout * cout)
+        cin = cout
+        if block < len(widths):
+            height, width = height // 2, width // 2
+    return flops
+
+
+def _head_layers(cfg: ModelConfig) -> List[Tuple[int, int]]:
+    """(fan_in, fan_out) of every dense layer after the towers."""
+    v, a = cfg.vision_widths[-1], cfg.audio_widths[-1]
+    if cfg.model == "l3net":
+        return [(v + a, cfg.fusion_width), (cfg.fusion_width, 2)]
+    e = cfg.embedding_width
+    return [(v, e), (e, e), (a, e), (e, e), (1, 2)]
+
+
+def count_params(cfg: ModelConfig) -> Dict[str, int]:
+    """Parameter counts: vision_tower, audio_frontend, audio_tower (front end included), head,
+    total, trainable, non_trainable. `total` equals the built model's count_params()."""
+    cfg.validate()
+    g = _geometry(cfg)
+    vision, vision_nt = _trunk_params(3, cfg.vision_widths)
+    frontend = g.window * 2 * g.num_bins if g.kind == "learned" else 0
+    trunk, trunk_nt = _trunk_params(1, cfg.audio_widths)
+    audio = frontend + BN_VALUES + trunk  # BN_VALUES: the one-channel input BatchNorm
+    audio_nt = 2 + trunk_nt
+    head = sum(fan_in * fan_out + fan_out for fan_in, fan_out in _head_layers(cfg))
+    total = vision + audio + head
+    non_trainable = vision_nt + audio_nt
+    return {"vision_tower": vision, "audio_frontend": frontend, "audio_tower": audio, "head": head,
+            "total": total, "trainable": total - non_trainable, "non_trainable": non_trainable}
+
+
+def _frontend_flops(g: FrontendGeometry) -> int:
+    if g.kind == "learned":
+        return g.num_frames * (2 * g.window * 2 * g.num_bins + 4 * g.num_bins)
+    per_frame = 2.5 * g.fft_length * math.log2(g.fft_length) + g.window + 3 * g.num_fft_bins
+    if g.kind == "mel":
+        per_frame += 2 * g.num_fft_bins * g.num_bins
+    return int(round(g.num_frames * per_frame))
+
+
+def count_flops(cfg: ModelConfig) -> Dict[str, int]:
+    """Forward FLOPs per example: vision_tower, audio_frontend, audio_tower (front end included),
+    head, total. Multiply by ~3 for a training step."""
+    cfg.validate()
+    g = _geometry(cfg)
+    vision = _trunk_flops(cfg.image_size, cfg.image_size, 3, cfg.vision_widths)
+    frontend = _frontend_flops(g)
+    audio = frontend + _trunk_flops(g.num_bins, g.num_frames, 1, cfg.audio_widths)
+    head = sum(2 * fan_in * fan_out for fan_in, fan_out in _head_layers(cfg))
+    return {"vision_tower": vision, "audio_frontend": frontend, "audio_tower": audio, "head": head,
+            "total": vision + audio + head}

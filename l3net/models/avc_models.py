@@ -1,0 +1,116 @@
+"""L3-Net and AVE-Net: audio-visual correspondence (AVC) classifiers, and views into them.
+
+Both take the dict {'image': [B, S, S, 3] in [0, 1], 'audio': [B, num_audio_samples] in [-1, 1]}
+and output float32 [B, 2] softmax (column 1 = "frame and audio correspond"). Top-level layers:
+
+  L3-Net ('l3net'):  vision_tower, audio_tower -> fusion_concat [B, 2*512] -> fusion_fc1
+                     (fusion_width, ReLU) -> avc_output (2, softmax).
+  AVE-Net ('avenet'): vision_tower -> image_fc1 (embedding_width, ReLU) -> image_fc2 ->
+                     image_embedding (L2-normalised); the same for audio_*; av_distance = Euclidean
+                     distance [B, 1] -> avc_output (fc 1 -> 2, softmax). The distance is the only
+                     path to the decision, so embeddings of both modalities share one metric space.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Tuple
+
+import keras
+
+from l3net.models.config import ModelConfig
+from l3net.models.distance import EuclideanDistance
+from l3net.models.towers import AUDIO_TOWER, VISION_TOWER, build_audio_tower, build_vision_tower
+from l3net.models.vgg import conv_layer_name
+
+OUTPUT_LAYER = "avc_output"
+
+
+def _inputs(cfg: ModelConfig) -> Tuple[keras.KerasTensor, keras.KerasTensor]:
+    image = keras.Input(shape=(cfg.image_size, cfg.image_size, 3), name="image")
+    audio = keras.Input(shape=(cfg.num_audio_samples,), name="audio")
+    return image, audio
+
+
+def build_l3net(cfg: ModelConfig) -> keras.Model:
+    """L3-Net (ICCV 2017): concat of the 512-d tower outputs -> fc 128 + ReLU -> fc 2 -> softmax."""
+    image, audio = _inputs(cfg)
+    v = build_vision_tower(cfg)(image)
+    a = build_audio_tower(cfg)(audio)
+    x = keras.layers.Concatenate(name="fusion_concat")([v, a])
+    x = keras.layers.Dense(cfg.fusion_width, activation="relu", name="fusion_fc1")(x)
+    out = keras.layers.Dense(2, activation="softmax", name=OUTPUT_LAYER)(x)
+    return keras.Model({"image": image, "audio": audio}, out, name="l3net")
+
+
+def _embedding_head(x: keras.KerasTensor, width: int, prefix: str) -> keras.KerasTensor:
+    """[B, 512] -> fc width -> ReLU -> fc width -> L2-normalise -> [B, width], unit norm."""
+    x = keras.layers.Dense(width, activation="relu", name=f"{prefix}_fc1")(x)
+    x = keras.layers.Dense(width, name=f"{prefix}_fc2")(x)
+    return keras.layers.UnitNormalization(axis=-1, name=f"{prefix}_embedding")(x)
+
+
+def build_avenet(cfg: ModelConfig) -> keras.Model:
+    """AVE-Net (ECCV 2018): distance between L2-normalised 128-d embeddings -> fc(1 -> 2) -> softmax."""
+    image, audio = _inputs(cfg)
+    v = _embedding_head(build_vision_tower(cfg)(image), cfg.embedding_width, "image")
+    a = _embedding_head(build_audio_tower(cfg)(audio), cfg.embedding_width, "audio")
+    distance = EuclideanDistance(name="av_distance")([v, a])
+    out = keras.layers.Dense(2, activation="softmax", name=OUTPUT_LAYER)(distance)
+    return keras.Model({"image": image, "audio": audio}, out, name="avenet")
+
+
+def build_model(cfg: ModelConfig) -> keras.Model:
+    """The AVC model `cfg.model` names ('l3net' or 'avenet'); raises ValueError on a bad config."""
+    cfg.validate()
+    if cfg.model == "l3net":
+        return build_l3net(cfg)
+    return build_avenet(cfg)
+
+
+def get_towers(model: keras.Model) -> Tuple[keras.Model, keras.Model]:
+    """(vision_tower, audio_tower) nested in an AVC model; they share weights with it."""
+    return model.get_layer(VISION_TOWER), model.get_layer(AUDIO_TOWER)
+
+
+def embedding_models(model: keras.Model) -> Tuple[keras.Model, keras.Model]:
+    """(image_embedding_model, audio_embedding_model) of an AVC model, sharing its weights.
+
+    AVE-Net: image [B, S, S, 3] -> [B, embedding_width] and waveform [B, N] -> [B, embedding_width],
+    both L2-normalised (the space retrieval ranks by Euclidean distance).
+    L3-Net: the towers themselves, image -> [B, 512] and waveform -> [B, 512].
+    """
+    layer_names = {layer.name for layer in model.layers}
+    if "image_embedding" not in layer_names:
+        return get_towers(model)
+    image = model.get_layer("image").output
+    audio = model.get_layer("audio").output
+    return (keras.Model(image, model.get_layer("image_embedding").output, name="image_embedding_model"),
+            keras.Model(audio, model.get_layer("audio_embedding").output, name="audio_embedding_model"))
+
+
+def _conv_feature_model(model_or_tower: keras.Model, tower_name: str, prefix: str) -> keras.Model:
+    if model_or_tower.name == tower_name:
+        tower = model_or_tower
+    else:
+        tower = model_or_tower.get_layer(tower_name)
+    pattern = re.compile(rf"^{prefix}_conv(\d+)_2$")
+    blocks = [int(m.group(1)) for m in (pattern.match(layer.name) for layer in tower.layers) if m]
+    if not blocks:
+        raise ValueError(f"{tower.name}: no '{prefix}_conv<k>_2' layer; not an l3net tower")
+    last = tower.get_layer(conv_layer_name(prefix, max(blocks), 2))
+    return keras.Model(tower.inputs, last.output, name=f"{prefix}_conv_features")
+
+
+def audio_conv_feature_model(model_or_tower: keras.Model) -> keras.Model:
+    """waveform [B, N] -> last audio conv block's activation before pooling, [B, F', T', C].
+
+    Paper config: 'audio_conv4_2', [B, 32, 24, 512] (the ESC-50 probe max-pools it to 4x3x512).
+    Accepts an AVC model or its 'audio_tower'; shares weights with it.
+    """
+    return _conv_feature_model(model_or_tower, AUDIO_TOWER, "audio")
+
+
+def vision_conv_feature_model(model_or_tower: keras.Model) -> keras.Model:
+    """image [B, S, S, 3] -> last vision conv block's activation before pooling (paper: [B, 28, 28, 512])."""
+    return _conv_feature_model(model_or_tower, VISION_TOWER, "vision")
