@@ -16,6 +16,7 @@ setup(
         "absl-py",
         "av>=12",  # PyAV: all media decoding/encoding (tensorflow-io's ffmpeg ops do not load).
         "matplotlib",
+        "tensorboard",  # tf.summary writers; TensorFlow >= 2.20 no longer pulls it in.
         "scikit-learn",
     ],
     extras_require={"test": ["pytest"]},

@@ -33,6 +33,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from l3net.atomic_files import write_text_atomic
+
 SCHEMA_VERSION = 1
 DATASET_INFO_NAME = "dataset.json"
 FAILURES_NAME = "failures.csv"
@@ -180,11 +182,7 @@ def read_dataset_info(data_dir: str) -> DatasetInfo:
 
 def write_dataset_info(data_dir: str, info: DatasetInfo) -> None:
     """Writes `dataset.json` atomically (temp name, then rename)."""
-    path = os.path.join(data_dir, DATASET_INFO_NAME)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(info.to_json())
-    os.replace(tmp, path)
+    write_text_atomic(os.path.join(data_dir, DATASET_INFO_NAME), info.to_json())
 
 
 def shard_paths(data_dir: str, split: str, info: Optional[DatasetInfo] = None) -> List[str]:

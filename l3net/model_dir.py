@@ -1,0 +1,84 @@
+"""The model directory: what `l3net_train` leaves behind and every later tool reads.
+
+Layout of `<model_dir>/`:
+  model_config.json    ModelConfig of the network (rebuilds the exact architecture)
+  run_config.json      model, data and train configs plus the data dir: the whole run
+  flags.txt            the resolved flags in flagfile syntax (`l3net_train --flagfile=...`)
+  checkpoints/         tf.train checkpoints: model, optimizer, step
+  summaries/{train,val}/  TensorBoard event files
+  history.csv          step,split,loss,accuracy,elapsed_s per logged/validated step
+  training_curves.png  loss and AVC accuracy, train vs val
+
+Evaluation, export and probes only need `load_model`, which rebuilds the network from
+`model_config.json` and restores the newest checkpoint, so a checkpoint is never paired with a
+different front end or architecture.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Tuple
+
+MODEL_CONFIG_NAME = "model_config.json"
+RUN_CONFIG_NAME = "run_config.json"
+FLAGS_NAME = "flags.txt"
+CHECKPOINT_SUBDIR = "checkpoints"
+SUMMARY_SUBDIR = "summaries"
+HISTORY_NAME = "history.csv"
+CURVES_NAME = "training_curves.png"
+
+
+class ModelDirError(ValueError):
+    """A model directory that cannot be used; the message names the path and what to do."""
+
+
+def checkpoint_dir(model_dir: str) -> str:
+    return os.path.join(model_dir, CHECKPOINT_SUBDIR)
+
+
+def read_model_config(model_dir: str):
+    """The ModelConfig saved in `model_dir`, or ModelDirError naming the missing/bad file."""
+    from l3net.models.config import ModelConfig
+
+    path = os.path.join(model_dir, MODEL_CONFIG_NAME)
+    if not os.path.isdir(model_dir):
+        raise ModelDirError(f"{model_dir}: no such model directory; pass the --model_dir of `l3net_train`")
+    if not os.path.isfile(path):
+        raise ModelDirError(f"{path}: missing; {model_dir} was not written by `l3net_train`")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return ModelConfig.from_json(f.read())
+    except (OSError, ValueError, TypeError) as e:
+        raise ModelDirError(f"{path}: unreadable model config ({e})") from None
+
+
+def latest_checkpoint(model_dir: str) -> Optional[str]:
+    """Path prefix of the newest checkpoint in `model_dir`, or None."""
+    import tensorflow as tf
+
+    return tf.train.latest_checkpoint(checkpoint_dir(model_dir))
+
+
+def load_model(model_dir: str, *, require_checkpoint: bool = True) -> Tuple["object", "object", int]:
+    """Rebuilds the model of `model_dir` and restores its newest checkpoint.
+
+    Returns:
+      (keras.Model, ModelConfig, step): the restored model in inference mode, its config, and the
+      training step of the checkpoint (0 if there is none and require_checkpoint is False).
+    Raises:
+      ModelDirError: if the directory, its config or (when required) a checkpoint is missing.
+    """
+    import tensorflow as tf
+
+    from l3net.models import build_model
+
+    cfg = read_model_config(model_dir)
+    model = build_model(cfg)
+    path = latest_checkpoint(model_dir)
+    if path is None:
+        if require_checkpoint:
+            raise ModelDirError(f"{checkpoint_dir(model_dir)}: no checkpoint; train first with `l3net_train`")
+        return model, cfg, 0
+    step = tf.Variable(0, dtype=tf.int64)
+    tf.train.Checkpoint(model=model, step=step).restore(path).expect_partial()
+    return model, cfg, int(step.numpy())

@@ -1,0 +1,108 @@
+"""`l3net_train --flagfile=configs/X.flags --data_dir=D --model_dir=M [--flag=value ...]`.
+
+Checks every flag and the data directory before anything is written, so a mistake costs one
+clear line and exit status 2, not a half-made model directory. Then saves the resolved configs and
+flags in the model directory (a re-run with the same directory resumes) and trains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from typing import List
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+from l3net import model_dir as model_dir_lib  # noqa: E402
+from l3net.atomic_files import write_text_atomic  # noqa: E402
+from l3net.data import schema  # noqa: E402
+from l3net.train import flags as train_flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+USAGE_EXIT = 2
+
+
+def _fail(message: str) -> None:
+    print(f"l3net_train: error: {message}", file=sys.stderr)
+    sys.exit(USAGE_EXIT)
+
+
+def _parse_flags(argv: List[str]) -> List[str]:
+    """absl's parser with user errors turned into one line and exit 2 (not a usage dump)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        _fail(str(e).splitlines()[0])
+    return []
+
+
+def _check_model_dir(model_dir: str, model_cfg) -> None:
+    """A model dir holding a different architecture cannot be resumed into."""
+    path = os.path.join(model_dir, model_dir_lib.MODEL_CONFIG_NAME)
+    if os.path.isfile(path):
+        try:
+            saved = model_dir_lib.read_model_config(model_dir)
+        except model_dir_lib.ModelDirError as e:
+            _fail(str(e))
+        if saved != model_cfg:
+            _fail(f"--model_dir={model_dir} holds a different model ({path}); use a new --model_dir "
+                  "or the flags it was trained with")
+    elif os.path.isdir(model_dir) and os.listdir(model_dir):
+        _fail(f"--model_dir={model_dir} exists and is not an l3net model directory; choose another")
+
+
+def main(argv: List[str]) -> int:
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        _fail(f"unexpected argument {argv[1]!r}; all settings are --flags")
+    if not FLAGS.data_dir:
+        _fail("--data_dir is required (the output_dir of `l3net_data convert`)")
+    if not FLAGS.model_dir:
+        _fail("--model_dir is required (where checkpoints go; re-use it to resume)")
+    try:
+        model_cfg = train_flags.model_config_from_flags()
+        data_cfg = train_flags.data_config_from_flags(model_cfg)
+        train_cfg = train_flags.train_config_from_flags()
+    except train_flags.FlagError as e:
+        _fail(str(e))
+    try:
+        info = schema.read_dataset_info(FLAGS.data_dir)
+        schema.shard_paths(FLAGS.data_dir, "train", info)
+    except schema.DatasetError as e:
+        _fail(f"--data_dir: {e}")
+    if info.sample_rate != model_cfg.sample_rate:
+        _fail(f"--sample_rate={model_cfg.sample_rate} but {FLAGS.data_dir} was converted at "
+              f"{info.sample_rate} Hz; pass --sample_rate={info.sample_rate} or re-convert with "
+              f"`l3net_data convert --sample_rate {model_cfg.sample_rate}`")
+    _check_model_dir(FLAGS.model_dir, model_cfg)
+
+    from l3net.train.trainer import train  # Heavy import (TensorFlow) only once flags are valid.
+
+    os.makedirs(FLAGS.model_dir, exist_ok=True)
+    write_text_atomic(os.path.join(FLAGS.model_dir, model_dir_lib.MODEL_CONFIG_NAME), model_cfg.to_json())
+    write_text_atomic(os.path.join(FLAGS.model_dir, model_dir_lib.FLAGS_NAME), train_flags.resolved_flagfile())
+    run_config = {"data_dir": os.path.abspath(FLAGS.data_dir), "model": model_cfg.to_dict(),
+                  "data": dataclasses.asdict(data_cfg), "train": train_cfg.to_dict()}
+    write_text_atomic(os.path.join(FLAGS.model_dir, model_dir_lib.RUN_CONFIG_NAME),
+                      json.dumps(run_config, indent=2, sort_keys=True, default=list))
+
+    print(f"l3net_train: {model_cfg.model} on {FLAGS.data_dir} ({info.counts}) -> {FLAGS.model_dir}")
+    result = train(model_cfg, data_cfg, train_cfg, FLAGS.data_dir, FLAGS.model_dir)
+    print(f"l3net_train: stopped by {result.stopped_by} at step {result.final_step} "
+          f"(started at {result.start_step}) after {result.elapsed_s:.0f}s; "
+          f"train loss {result.train_loss:.4f} acc {result.train_accuracy:.4f}; "
+          f"val acc {result.val_accuracy:.4f}")
+    return 130 if result.stopped_by == "interrupted" else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app.run(main, flags_parser=_parse_flags)
+
+
+if __name__ == "__main__":
+    run()

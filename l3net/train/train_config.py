@@ -1,0 +1,49 @@
+"""Optimisation and run-length settings of a training run (the paper's by default)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How long and how to optimise.
+
+    A run stops at `train_steps` (counted across resumes) or after `time_budget_minutes` of wall
+    time in this process (0 = no budget), whichever comes first, so every flagfile ends by itself.
+    """
+
+    learning_rate: float = 1e-4
+    weight_decay: float = 1e-5
+    train_steps: int = 100000
+    time_budget_minutes: float = 0.0
+    strategy: str = "default"
+    seed: int = 0
+    log_every_steps: int = 50
+    eval_every_steps: int = 500
+    eval_pairs: int = 512
+    jit_compile: bool = False
+    mixed_precision: bool = False
+
+    def validate(self) -> "TrainConfig":
+        """Raises ValueError starting with the offending field name; returns self."""
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate={self.learning_rate}: must be > 0")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay={self.weight_decay}: must be >= 0")
+        if self.train_steps < 1:
+            raise ValueError(f"train_steps={self.train_steps}: must be >= 1")
+        if self.time_budget_minutes < 0:
+            raise ValueError(f"time_budget_minutes={self.time_budget_minutes}: must be >= 0")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy={self.strategy}: must be one of {', '.join(STRATEGIES)}")
+        for name in ("log_every_steps", "eval_every_steps", "eval_pairs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: must be >= 1")
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,188 @@
+"""The training loop: AVC cross-entropy, Adam with weight decay, any `tf.distribute` strategy.
+
+One trainer serves every model and config (L3-Net, AVE-Net, paper or CPU demo sizes); what
+differs lives in the config objects. A custom loop rather than `model.fit` because resuming must
+restore the exact step and optimizer state mid-run, the run must stop on a step count or a
+wall-time budget, and validation uses a fixed pair set.
+
+Resuming and the data position: model, optimizer and step are checkpointed. The input stream is
+re-seeded from (seed, step) on resume, so a resumed run continues with new pairs instead of
+replaying the ones it already saw; the contents of shuffle buffers are not checkpointed (they
+would add hundreds of MB per checkpoint at paper size).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Dict, Optional
+
+import keras
+import tensorflow as tf
+
+from l3net import model_dir as model_dir_lib
+from l3net.data import avc_dataset
+from l3net.data.config import DataConfig
+from l3net.evaluation.avc import evaluate_avc
+from l3net.models import build_model
+from l3net.models.config import ModelConfig
+from l3net.train.distribution import is_chief, make_strategy
+from l3net.train.progress import ProgressBar
+from l3net.train.train_config import TrainConfig
+from l3net.train.training_curves import append_history, plot_training_curves
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a run did: the step it reached and its last train/val numbers."""
+
+    start_step: int
+    final_step: int
+    stopped_by: str  # 'steps' | 'time_budget' | 'interrupted' | 'already_done'
+    train_loss: float = float("nan")
+    train_accuracy: float = float("nan")
+    val_loss: float = float("nan")
+    val_accuracy: float = float("nan")
+    elapsed_s: float = 0.0
+
+
+def _run_seed(seed: int, step: int) -> int:
+    """Data seed for a run starting at `step`: fresh pairs after a resume, reproducible."""
+    return (seed * 1_000_003 + step) % (2 ** 31 - 1)
+
+
+def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
+          data_dir: str, model_dir: str, *, verbose: bool = True) -> TrainResult:
+    """Trains (or resumes) the model of `model_dir` on `data_dir` until a stop condition.
+
+    The model dir must already hold the resolved configs (see `l3net.train.main`).
+    """
+    t_start = time.monotonic()
+    if train_cfg.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    strategy = make_strategy(train_cfg.strategy)
+    chief = is_chief(strategy)
+    ckpt_dir = model_dir_lib.checkpoint_dir(model_dir)
+    if not chief:
+        ckpt_dir = os.path.join(model_dir, f".worker_{strategy.cluster_resolver.task_id}")
+
+    with strategy.scope():
+        keras.utils.set_random_seed(train_cfg.seed)
+        model = build_model(model_cfg)
+        optimizer = keras.optimizers.Adam(learning_rate=train_cfg.learning_rate,
+                                          weight_decay=train_cfg.weight_decay or None)
+        optimizer.build(model.trainable_variables)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    start_step = int(step_var.numpy())
+    result = TrainResult(start_step=start_step, final_step=start_step, stopped_by="already_done")
+    if start_step >= train_cfg.train_steps:
+        if verbose:
+            print(f"{model_dir}: already trained to step {start_step} (--train_steps={train_cfg.train_steps})")
+        return result
+
+    global_batch = data_cfg.batch_size
+    train_ds = avc_dataset(data_dir, "train", data_cfg, training=True, seed=_run_seed(train_cfg.seed, start_step))
+    iterator = iter(strategy.experimental_distribute_dataset(train_ds))
+    eval_cfg = dataclasses.replace(data_cfg, augment=False)
+
+    def val_dataset() -> tf.data.Dataset:
+        return avc_dataset(data_dir, "val", eval_cfg, training=False, seed=train_cfg.seed,
+                           num_pairs=train_cfg.eval_pairs)
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction="none")
+
+    @tf.function(jit_compile=train_cfg.jit_compile)
+    def replica_step(features: Dict[str, tf.Tensor], labels: tf.Tensor):
+        inputs = {"image": features["image"], "audio": features["audio"]}
+        with tf.GradientTape() as tape:
+            probs = tf.cast(model(inputs, training=True), tf.float32)
+            per_example = loss_fn(labels, probs)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32),
+                                                 tf.cast(labels, tf.int32)), tf.float32))
+        return loss, correct
+
+    @tf.function
+    def train_step(it):
+        features, labels = next(it)
+        loss, correct = strategy.run(replica_step, args=(features, labels))
+        loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+        correct = strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
+        step_var.assign_add(1)
+        return loss, correct / global_batch
+
+    summary_root = os.path.join(model_dir, model_dir_lib.SUMMARY_SUBDIR)
+    writers = {split: tf.summary.create_file_writer(os.path.join(summary_root, split))
+               for split in ("train", "val")} if chief else {}
+    history_path = os.path.join(model_dir, model_dir_lib.HISTORY_NAME)
+    progress = ProgressBar(train_cfg.train_steps, start=start_step, every=train_cfg.log_every_steps)
+    budget_s = train_cfg.time_budget_minutes * 60.0
+    window_loss, window_acc, window_n = 0.0, 0.0, 0
+    t_window = time.monotonic()
+
+    def log(split: str, step: int, loss: float, acc: float, extra: Optional[Dict[str, float]] = None) -> None:
+        if not chief:
+            return
+        elapsed = time.monotonic() - t_start
+        append_history(history_path, step, split, loss, acc, elapsed)
+        with writers[split].as_default(step=step):
+            tf.summary.scalar("avc_loss", loss)
+            tf.summary.scalar("avc_accuracy", acc)
+            for k, v in (extra or {}).items():
+                tf.summary.scalar(k, v)
+
+    def validate(step: int) -> None:
+        try:
+            res = evaluate_avc(model, val_dataset())
+        except (ValueError, tf.errors.OpError) as e:
+            if verbose:
+                print(f"validation skipped: {e}")
+            return
+        result.val_loss, result.val_accuracy = res.loss, res.accuracy
+        log("val", step, res.loss, res.accuracy)
+        if verbose:
+            print(f"\nstep {step}: val AVC accuracy {res.accuracy:.4f} loss {res.loss:.4f} "
+                  f"({res.num_pairs} pairs)")
+
+    step = start_step
+    try:
+        while True:
+            loss, acc = train_step(iterator)
+            step = int(step_var.numpy())
+            window_loss += float(loss)
+            window_acc += float(acc)
+            window_n += 1
+            result.train_loss, result.train_accuracy = float(loss), float(acc)
+            progress.update(step, {"loss": float(loss), "acc": float(acc)})
+            out_of_time = budget_s > 0 and time.monotonic() - t_start >= budget_s
+            finished = step >= train_cfg.train_steps
+            if step % train_cfg.log_every_steps == 0 or finished or out_of_time:
+                rate = window_n * global_batch / max(time.monotonic() - t_window, 1e-9)
+                log("train", step, window_loss / window_n, window_acc / window_n, {"examples_per_s": rate})
+                window_loss, window_acc, window_n, t_window = 0.0, 0.0, 0, time.monotonic()
+            if step % train_cfg.eval_every_steps == 0 or finished or out_of_time:
+                manager.save(checkpoint_number=step)
+                validate(step)
+            if finished or out_of_time:
+                result.stopped_by = "steps" if finished else "time_budget"
+                break
+    except KeyboardInterrupt:
+        manager.save(checkpoint_number=int(step_var.numpy()))
+        result.stopped_by = "interrupted"
+        if verbose:
+            print(f"\ninterrupted: checkpoint saved at step {int(step_var.numpy())}; re-run to resume")
+    result.final_step = int(step_var.numpy())
+    result.elapsed_s = time.monotonic() - t_start
+    if chief:
+        for w in writers.values():
+            w.flush()
+        plot_training_curves(history_path, os.path.join(model_dir, model_dir_lib.CURVES_NAME),
+                             title=f"{model_cfg.model} - {os.path.basename(os.path.abspath(model_dir))}")
+    return result

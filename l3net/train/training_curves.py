@@ -1,0 +1,77 @@
+"""The run's history as a CSV and the training-curve PNG drawn from it.
+
+History rows are appended as the run goes (one per logging or validation step) so a resumed run
+extends the same curves; the PNG is redrawn from the whole CSV at the end of every run.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import Dict, List
+
+from l3net.atomic_files import atomic_path
+
+HISTORY_FIELDS = ("step", "split", "loss", "accuracy", "elapsed_s")
+
+
+def append_history(path: str, step: int, split: str, loss: float, accuracy: float, elapsed_s: float) -> None:
+    """Appends one row (writing the header if the file is new). A row is one short line, flushed."""
+    new = not os.path.exists(path)
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(HISTORY_FIELDS)
+        writer.writerow([step, split, f"{loss:.6f}", f"{accuracy:.6f}", f"{elapsed_s:.1f}"])
+
+
+def read_history(path: str) -> Dict[str, Dict[str, List[float]]]:
+    """{split: {'step': [...], 'loss': [...], 'accuracy': [...]}} from a history CSV.
+
+    Rows that are incomplete (a run killed while writing) are skipped.
+    """
+    out: Dict[str, Dict[str, List[float]]] = {}
+    if not os.path.exists(path):
+        return out
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            try:
+                step, loss, acc = int(row["step"]), float(row["loss"]), float(row["accuracy"])
+            except (TypeError, ValueError, KeyError):
+                continue
+            series = out.setdefault(row["split"], {"step": [], "loss": [], "accuracy": []})
+            series["step"].append(step)
+            series["loss"].append(loss)
+            series["accuracy"].append(acc)
+    return out
+
+
+def plot_training_curves(history_path: str, png_path: str, title: str = "") -> bool:
+    """Draws loss and AVC accuracy (train vs val) against step; returns False if no history."""
+    history = read_history(history_path)
+    if not history:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    styles = {"train": dict(color="tab:blue", alpha=0.8), "val": dict(color="tab:orange", marker="o")}
+    for split, series in sorted(history.items()):
+        style = styles.get(split, {})
+        ax_loss.plot(series["step"], series["loss"], label=split, **style)
+        ax_acc.plot(series["step"], series["accuracy"], label=split, **style)
+    ax_loss.set(xlabel="step", ylabel="cross-entropy", title="AVC loss")
+    ax_acc.set(xlabel="step", ylabel="accuracy", title="AVC accuracy", ylim=(0.4, 1.0))
+    ax_acc.axhline(0.5, color="gray", linestyle=":", label="chance")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    return True
