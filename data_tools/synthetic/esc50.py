@@ -1,0 +1,88 @@
+"""Synthetic ESC-50-layout sound classification set, drawn from the same sound world as the videos.
+
+Layout (identical to the public ESC-50 release, so the same loader reads both):
+  output_dir/audio/{fold}-{src_file}-{take}-{target}.wav   5 s, 44.1 kHz, mono, 16-bit PCM
+  output_dir/meta/esc50.csv   columns filename,fold,target,category,esc10,src_file,take;
+                              one row per clip, sorted by filename.
+
+Categories: the 10 object classes of `sound_world.OBJECT_CLASSES` (targets 0-9, `esc10` True)
+followed by the 5 background textures (targets 10-14, `esc10` False). Why the same world: the
+audio tower trained on the synthetic videos is probed on these clips exactly as L3-Net's is on
+ESC-50, and the probe can only succeed if the video sounds taught it these timbres. Like the
+real set, each clip holds one sound event sequence (1.5-5 s of it, placed at a random offset,
+the rest near-silent), with random pitch, rhythm and loudness per clip.
+
+Folds: clip k of category c is in fold (k + c) mod 5 + 1, so every category is spread evenly
+over the 5 folds and the folds have equal sizes when clips_per_class is a multiple of 5.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from typing import Tuple
+
+import numpy as np
+
+from data_tools.synthetic.media_writer import write_wav
+from data_tools.synthetic.motions import default_region, make_motion
+from data_tools.synthetic.sound_world import CLASS_NAMES, CLASSES_BY_NAME, TEXTURES
+from data_tools.synthetic.sounds import num_samples, render_source, render_texture, soft_limit
+
+SAMPLE_RATE = 44100
+CLIP_SECONDS = 5.0
+NUM_FOLDS = 5
+CATEGORIES: Tuple[str, ...] = CLASS_NAMES + TEXTURES
+COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
+
+
+def render_clip(category: str, rng: np.random.Generator) -> np.ndarray:
+    """One 5 s clip of `category`: float32 [1, 220500] in [-1, 1]."""
+    n = num_samples(CLIP_SECONDS, SAMPLE_RATE)
+    out = np.zeros(n)
+    if category in CLASSES_BY_NAME:
+        cls = CLASSES_BY_NAME[category]
+        length = rng.uniform(1.5, CLIP_SECONDS)
+        start = int(rng.uniform(0.0, CLIP_SECONDS - length) * SAMPLE_RATE)
+        pitch = float(np.exp(rng.uniform(*np.log(cls.pitch_hz))))
+        motion = make_motion(cls.motion, rng, length, default_region(), 0.2, rng.uniform(*cls.rate_hz))
+        sound = render_source(cls, motion, rng, SAMPLE_RATE, length, pitch)
+        ramp = np.arange(len(sound))
+        fade = np.minimum(1.0, np.minimum(ramp, ramp[::-1]) / (0.01 * SAMPLE_RATE))
+        out[start:start + len(sound)] = (sound * fade)[:n - start]
+    else:
+        out += render_texture(category, rng, SAMPLE_RATE, CLIP_SECONDS)
+    out += rng.standard_normal(n) * 10 ** (rng.uniform(-50.0, -35.0) / 20)
+    target_rms = np.exp(rng.uniform(np.log(0.02), np.log(0.15)))
+    return soft_limit(out * (target_rms / (np.sqrt(np.mean(out ** 2)) + 1e-12)))[None, :]
+
+
+def generate_esc50(output_dir: str, seed: int, *, clips_per_class: int = 8) -> None:
+    """Writes the ESC-50-layout set (see module docstring). Raises ValueError on bad arguments."""
+    if clips_per_class < 1:
+        raise ValueError(f"clips_per_class={clips_per_class}: must be >= 1")
+    audio_dir, meta_dir = os.path.join(output_dir, "audio"), os.path.join(output_dir, "meta")
+    os.makedirs(audio_dir, exist_ok=True)
+    os.makedirs(meta_dir, exist_ok=True)
+    total = len(CATEGORIES) * clips_per_class
+    src_ids = np.random.default_rng([seed, 50]).choice(900000, size=total, replace=False) + 100000
+    rows = []
+    for target, category in enumerate(CATEGORIES):
+        for k in range(clips_per_class):
+            fold = (k + target) % NUM_FOLDS + 1
+            src = int(src_ids[target * clips_per_class + k])
+            filename = f"{fold}-{src}-A-{target}.wav"
+            clip = render_clip(category, np.random.default_rng([seed, 50, target, k]))
+            write_wav(os.path.join(audio_dir, filename), clip, SAMPLE_RATE)
+            rows.append((filename, fold, target, category, str(category in CLASS_NAMES), src, "A"))
+    rows.sort()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    path = os.path.join(meta_dir, "esc50.csv")
+    tmp = os.path.join(meta_dir, ".esc50.csv.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text.getvalue())
+    os.replace(tmp, path)

@@ -1,0 +1,89 @@
+"""Writing synthetic media through PyAV: MP4 (H.264 + AAC) videos and 16-bit PCM WAV files.
+
+Why real containers: the demo must exercise the same decode path (`l3net_data convert`) as real
+data, compression included. Settings are chosen for speed and reproducibility: x264 `ultrafast`
+with one thread (bit-exact output for a given input, and process-level parallelism is done by
+the caller), the native AAC encoder with its fast coder and without perceptual noise substitution (which
+would replace noise bands by decoder-made noise). Files are written under a temporary
+name and renamed, so an interrupted run never leaves a truncated file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from typing import Iterable
+
+import av
+import numpy as np
+
+AAC_FRAME = 1024  # Samples per AAC frame; fed in whole frames so packetisation is fixed.
+_LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+def _tmp_name(path: str) -> str:
+    head, tail = os.path.split(path)
+    return os.path.join(head, f".{tail}.tmp")
+
+
+def write_video(path: str, frames: Iterable[np.ndarray], width: int, height: int, fps: int,
+                audio: np.ndarray, sample_rate: int) -> None:
+    """Writes an MP4 with H.264 (yuv420p) video and AAC audio.
+
+    frames: iterable of uint8 [height, width, 3] RGB; frame i is shown at time i / fps.
+    audio:  float32 [channels, samples] in [-1, 1], channels 1 or 2, starting at time 0;
+            decoders return it followed by < 1024 zero samples (AAC frame padding).
+    """
+    if width % 2 or height % 2:
+        raise ValueError(f"{path}: width and height must be even for yuv420p, got {width}x{height}")
+    channels = audio.shape[0]
+    tmp = _tmp_name(path)
+    try:
+        with av.open(tmp, "w", format="mp4") as container:
+            vstream = container.add_stream("libx264", rate=Fraction(fps),
+                                           options={"preset": "ultrafast", "crf": "23"})
+            vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+            vstream.codec_context.thread_count = 1
+            astream = container.add_stream("aac", rate=sample_rate, layout=_LAYOUTS[channels],
+                                           options={"aac_coder": "fast", "aac_pns": "0"})
+            for i, rgb in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts = i
+                container.mux(vstream.encode(frame))
+            container.mux(vstream.encode())
+            # Zero-pad to whole AAC frames: a last frame of < ~26 samples is silently dropped on
+            # the way through PyAV/the MP4 muxer, and decoders pad the last frame anyway.
+            padded = -(-audio.shape[1] // AAC_FRAME) * AAC_FRAME
+            pcm = np.zeros((channels, padded), np.float32)
+            pcm[:, :audio.shape[1]] = audio
+            for start in range(0, pcm.shape[1], AAC_FRAME):
+                chunk = np.ascontiguousarray(pcm[:, start:start + AAC_FRAME])
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=_LAYOUTS[channels])
+                frame.sample_rate = sample_rate
+                frame.pts = start
+                container.mux(astream.encode(frame))
+            container.mux(astream.encode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> None:
+    """Writes 16-bit PCM WAV. audio: float [channels, samples] in [-1, 1], channels 1 or 2."""
+    channels = audio.shape[0]
+    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+    interleaved = np.ascontiguousarray(pcm.T).reshape(1, -1)
+    tmp = _tmp_name(path)
+    try:
+        with av.open(tmp, "w", format="wav") as container:
+            stream = container.add_stream("pcm_s16le", rate=sample_rate, layout=_LAYOUTS[channels])
+            frame = av.AudioFrame.from_ndarray(interleaved, format="s16", layout=_LAYOUTS[channels])
+            frame.sample_rate = sample_rate
+            frame.pts = 0
+            container.mux(stream.encode(frame))
+            container.mux(stream.encode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
