@@ -1,0 +1,191 @@
+"""Training loop, resume, bad flags and `l3net_eval avc`, on a tiny learnable fake dataset.
+
+The dataset is made so AVC is learnable in a few dozen steps: each video shows a square of its
+class colour at a random place and sounds a tone of its class frequency, so a frame and a window
+correspond exactly when colour and pitch agree (up to same-class negatives).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from l3net import model_dir as model_dir_lib
+from l3net.data import avc_dataset, schema
+from l3net.data.config import DataConfig
+from l3net.evaluation.avc import evaluate_avc
+from l3net.models import build_model
+from l3net.models.config import ModelConfig
+from l3net.train.train_config import TrainConfig
+from l3net.train.trainer import train
+from record_fixtures import write_dataset
+
+SAMPLE_RATE = 8000
+FPS = 8.0
+COLOURS = np.array([[220, 40, 40], [40, 220, 40], [40, 40, 220], [220, 220, 40]], np.uint8)
+BIN = os.path.dirname(sys.executable)
+TINY_FLAGS = ["--image_size=32", "--resize_short_side=36", "--vision_widths=8,16", "--audio_widths=8,16",
+              "--frontend=mel32", "--batchnorm_momentum=0.8", f"--sample_rate={SAMPLE_RATE}", "--batch_size=16", "--learning_rate=1e-3",
+              "--log_every_steps=5", "--eval_every_steps=1000", "--eval_pairs=16", "--example_shuffle_buffer=64",
+              "--video_shuffle_buffer=16"]
+
+MODEL_CFG = ModelConfig(image_size=32, vision_widths=(8, 16), audio_widths=(8, 16), frontend="mel32",
+                        sample_rate=SAMPLE_RATE, batchnorm_momentum=0.8)
+DATA_CFG = DataConfig.for_model(MODEL_CFG, resize_short_side=36, batch_size=16, video_shuffle_buffer=16,
+                                example_shuffle_buffer=64)
+
+
+def _video(index: int, split: str) -> schema.VideoRecord:
+    cls = index % len(COLOURS)
+    rng = np.random.default_rng(index)
+    frames = []
+    for _ in range(12):
+        image = np.full((40, 60, 3), 90, np.uint8)
+        y, x = rng.integers(0, 20), rng.integers(0, 40)
+        image[y:y + 20, x:x + 20] = COLOURS[cls]
+        frames.append(tf.io.encode_jpeg(image).numpy())
+    t = np.arange(int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    audio = 0.3 * np.sin(2 * np.pi * (300 + 400 * cls) * t) + 0.05 * rng.standard_normal(t.size)
+    return schema.VideoRecord(f"v{index:03d}", f"v{index:03d}.mp4", split, [f"class{cls}"], FPS, frames,
+                              SAMPLE_RATE, (audio * 32767).astype(np.int16), 1.5)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("avc_data"))
+    records = ([_video(i, "train") for i in range(24)] + [_video(i, "val") for i in range(24, 32)]
+               + [_video(i, "test") for i in range(32, 40)])
+    write_dataset(path, records, sample_rate=SAMPLE_RATE, fps=FPS, short_side=40)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_dir(data_dir, tmp_path_factory) -> str:
+    """A model dir trained for 80 steps in-process (as `l3net_train` would leave it)."""
+    path = str(tmp_path_factory.mktemp("model"))
+    with open(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME), "w") as f:
+        f.write(MODEL_CFG.to_json())
+    train_cfg = TrainConfig(learning_rate=1e-3, train_steps=80, log_every_steps=10, eval_every_steps=40,
+                            eval_pairs=16)
+    result = train(MODEL_CFG, DATA_CFG, train_cfg, data_dir, path, verbose=False)
+    assert result.final_step == 80 and result.stopped_by == "steps"
+    return path
+
+
+def _fixed_pairs(data_dir: str, split: str, seed: int = 1) -> tf.data.Dataset:
+    cfg = DataConfig.for_model(MODEL_CFG, resize_short_side=36, batch_size=32, augment=False)
+    return avc_dataset(data_dir, split, cfg, training=False, seed=seed, with_metadata=True)
+
+
+def test_training_lowers_the_loss(data_dir, trained_dir):
+    untrained = build_model(MODEL_CFG)
+    before = evaluate_avc(untrained, _fixed_pairs(data_dir, "train"))
+    model, _, step = model_dir_lib.load_model(trained_dir)
+    after = evaluate_avc(model, _fixed_pairs(data_dir, "train"))
+    assert step == 80
+    assert after.loss < before.loss - 0.05, (before.loss, after.loss)
+    assert after.accuracy > before.accuracy
+
+
+def test_model_dir_holds_what_a_rerun_needs(trained_dir):
+    names = set(os.listdir(trained_dir))
+    assert {model_dir_lib.CURVES_NAME, model_dir_lib.HISTORY_NAME, "checkpoints", "summaries"} <= names
+    with open(os.path.join(trained_dir, model_dir_lib.HISTORY_NAME)) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows if r["split"] == "train"] == list(range(10, 81, 10))
+    assert {int(r["step"]) for r in rows if r["split"] == "val"} == {40, 80}
+    assert tf.io.gfile.listdir(os.path.join(trained_dir, "summaries", "train"))
+
+
+def test_resume_continues_from_saved_step(data_dir, trained_dir, tmp_path):
+    resumed = str(tmp_path / "resumed")
+    subprocess.check_call(["cp", "-r", trained_dir, resumed])
+    cfg = TrainConfig(learning_rate=1e-3, train_steps=90, log_every_steps=10, eval_every_steps=1000, eval_pairs=16)
+    result = train(MODEL_CFG, DATA_CFG, cfg, data_dir, resumed, verbose=False)
+    assert (result.start_step, result.final_step) == (80, 90)
+    model, _, step = model_dir_lib.load_model(resumed)
+    assert step == 90
+    reader = tf.train.load_checkpoint(model_dir_lib.latest_checkpoint(resumed))
+    iterations = [k for k in reader.get_variable_to_shape_map() if k.startswith("optimizer/") and "iteration" in k]
+    assert iterations and int(reader.get_tensor(iterations[0])) == 90
+
+
+def _run(args, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=240, **kw)
+
+
+def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path):
+    model_dir = str(tmp_path / "interrupted")
+    args = [os.path.join(BIN, "l3net_train"), f"--data_dir={data_dir}", f"--model_dir={model_dir}", *TINY_FLAGS]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(args + ["--train_steps=100000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    history = os.path.join(model_dir, model_dir_lib.HISTORY_NAME)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        if os.path.exists(history) and len(open(history).read().splitlines()) >= 3:
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    saved = model_dir_lib.load_model(model_dir)[2]
+    assert saved >= 10
+    done = _run(args + [f"--train_steps={saved + 5}"])
+    assert done.returncode == 0, done.stderr
+    assert f"started at {saved})" in done.stdout
+    assert model_dir_lib.load_model(model_dir)[2] == saved + 5
+    with open(os.path.join(model_dir, model_dir_lib.FLAGS_NAME)) as f:
+        assert f"--train_steps={saved + 5}" in f.read()
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--data_dir={missing}"], "--data_dir"),
+    (["--data_dir={empty}"], "dataset.json"),
+    (["--vision_widths=a,b"], "--vision_widths"),
+    (["--frontend=cqt"], "--frontend"),
+    (["--sample_rate=16000"], "--sample_rate"),
+    (["--no_such_flag=1"], "no_such_flag"),
+    (["--flagfile={missing}/x.flags"], "x.flags"),
+])
+def test_bad_flags_exit_2_with_one_line_and_write_nothing(data_dir, tmp_path, extra, needle):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    model_dir = tmp_path / "model"
+    extra = [e.format(missing=tmp_path / "missing", empty=empty) for e in extra]
+    args = [os.path.join(BIN, "l3net_train"), f"--data_dir={data_dir}", f"--model_dir={model_dir}", *TINY_FLAGS,
+            "--train_steps=5", *extra]
+    result = _run(args)
+    assert result.returncode == 2, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("l3net_train")]
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not model_dir.exists()
+
+
+def test_eval_avc_command_writes_json(data_dir, trained_dir, tmp_path):
+    out = tmp_path / "avc.json"
+    result = _run([os.path.join(BIN, "l3net_eval"), "avc", f"--model_dir={trained_dir}", f"--data_dir={data_dir}",
+                   "--split=test", f"--output_json={out}"])
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["num_pairs"] == 8 * 4 and report["checkpoint_step"] == 80
+    assert set(report["per_label"]) == {f"class{k}" for k in range(4)}
+    model, _, _ = model_dir_lib.load_model(trained_dir)
+    direct = evaluate_avc(model, _fixed_pairs(data_dir, "test", seed=0))
+    assert report["accuracy"] == pytest.approx(direct.accuracy)
+
+
+def test_eval_avc_bad_model_dir(data_dir, tmp_path):
+    result = _run([os.path.join(BIN, "l3net_eval"), "avc", f"--model_dir={tmp_path}", f"--data_dir={data_dir}"])
+    assert result.returncode == 2 and "model_config.json" in result.stderr and "Traceback" not in result.stderr
