@@ -48,12 +48,14 @@ def _parse(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--skip_paper", action="store_true", help="only the demo config")
     p.add_argument("--paper_batch", type=int, default=4)
     p.add_argument("--paper_steps", type=int, default=3)
-    p.add_argument("--demo_image_size", type=int, default=64)
+    # Demo defaults = configs/demo_cpu.flags.
+    p.add_argument("--demo_image_size", type=int, default=48)
     p.add_argument("--demo_widths", type=_widths, default=(16, 32, 64, 128),
-                   help="comma-separated, used for both towers")
+                   help="vision tower widths, comma-separated")
     p.add_argument("--demo_sample_rate", type=int, default=16000)
-    p.add_argument("--demo_frontend", default="mel64")
-    p.add_argument("--demo_batch", type=int, default=16)
+    p.add_argument("--demo_audio_widths", type=_widths, default=(8, 16, 32, 64))
+    p.add_argument("--demo_frontend", default="mel32")
+    p.add_argument("--demo_batch", type=int, default=32)
     p.add_argument("--demo_steps", type=int, default=5)
     p.add_argument("--matmul_size", type=int, default=2048)
     args = p.parse_args(argv)
@@ -102,7 +104,7 @@ def train_rate(cfg: ModelConfig, batch: int, steps: int, jit: bool) -> Tuple[flo
 def main(argv: List[str]) -> int:
     args = _parse(argv)
     demo = ModelConfig(model=args.model, image_size=args.demo_image_size,
-                       vision_widths=args.demo_widths, audio_widths=args.demo_widths,
+                       vision_widths=args.demo_widths, audio_widths=args.demo_audio_widths,
                        frontend=args.demo_frontend, sample_rate=args.demo_sample_rate)
     try:
         count_params(demo)  # validates the config and the front end's framing

@@ -90,6 +90,9 @@ def _build_parser() -> argparse.ArgumentParser:
     videos.add_argument("--max_seconds", type=float, default=10.0, help="length of each video")
     videos.add_argument("--width", type=int, default=160, help="frame width (pixels)")
     videos.add_argument("--height", type=int, default=120, help="frame height (pixels)")
+    videos.add_argument("--clutter", type=float, default=1.0,
+                        help="0..1: how often videos get a second sounding object, an off-screen sound and "
+                             "silent distractors (1 = the full world)")
     videos.set_defaults(run=_run_synthetic)
 
     esc50 = commands.add_parser("synthetic_esc50", help="generate an ESC-50-layout synthetic sound dataset",
@@ -186,7 +189,7 @@ def _run_synthetic(args: argparse.Namespace) -> int:
 
     return _generate("synthetic", args.output_dir, lambda: generate_videos(
         args.output_dir, args.num_videos, args.seed, workers=args.workers, max_seconds=args.max_seconds,
-        width=args.width, height=args.height))
+        width=args.width, height=args.height, clutter=args.clutter))
 
 
 def _run_synthetic_esc50(args: argparse.Namespace) -> int:

@@ -53,6 +53,9 @@ class VideoSource:
     split:         'train' | 'val' | 'test', or None to be assigned from `video_id`.
     start_seconds: where the clip starts in the file (AudioSet segments cut from full videos).
     end_seconds:   where it ends in the file, or None for the end of the file.
+    split_key:     what the train/val/test hash is taken of when no split is given; videos that
+                   share it land in the same split (AudioSet: the YouTube id, so two segments
+                   of one video never straddle train and test). Empty = the video id.
     """
 
     video_id: str
@@ -62,6 +65,7 @@ class VideoSource:
     split: Optional[str] = None
     start_seconds: float = 0.0
     end_seconds: Optional[float] = None
+    split_key: str = ""
 
 
 def path_video_id(path_cell: str) -> str:
@@ -190,7 +194,7 @@ def read_audioset_segments(segments_csv: str, class_index_csv: str, video_dir: s
             clip_start, clip_end = start, end
         sources.append(VideoSource(video_id=video_id, source_path=os.path.relpath(file_path, video_dir),
                                    file_path=os.path.abspath(file_path), labels=labels,
-                                   start_seconds=clip_start, end_seconds=clip_end))
+                                   start_seconds=clip_start, end_seconds=clip_end, split_key=ytid))
     return sources
 
 

@@ -113,7 +113,8 @@ def assign_split(video_id: str, val_fraction: float, test_fraction: float) -> st
 
 def resolve_splits(sources: Sequence[VideoSource], val_fraction: float, test_fraction: float) -> List[VideoSource]:
     """Sources with `split` set: kept where the manifest gave one, else `assign_split`."""
-    return [s if s.split else dataclasses.replace(s, split=assign_split(s.video_id, val_fraction, test_fraction))
+    return [s if s.split else
+            dataclasses.replace(s, split=assign_split(s.split_key or s.video_id, val_fraction, test_fraction))
             for s in sources]
 
 

@@ -16,8 +16,9 @@ different front end or architecture.
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 MODEL_CONFIG_NAME = "model_config.json"
 RUN_CONFIG_NAME = "run_config.json"
@@ -80,5 +81,23 @@ def load_model(model_dir: str, *, require_checkpoint: bool = True) -> Tuple["obj
             raise ModelDirError(f"{checkpoint_dir(model_dir)}: no checkpoint; train first with `l3net_train`")
         return model, cfg, 0
     step = tf.Variable(0, dtype=tf.int64)
-    tf.train.Checkpoint(model=model, step=step).restore(path).expect_partial()
+    status = tf.train.Checkpoint(model=model, step=step).restore(path)
+    try:
+        # Every model variable must come from the checkpoint (the optimizer may be left out):
+        # a silently missing one would be evaluated at its random initial value.
+        status.assert_existing_objects_matched().expect_partial()
+    except AssertionError as e:
+        raise ModelDirError(f"{path}: does not match {MODEL_CONFIG_NAME} ({str(e).splitlines()[0]})") from None
     return model, cfg, int(step.numpy())
+
+
+def read_run_config(model_dir: str) -> Dict[str, Any]:
+    """The run's configs ({'model', 'data', 'train', 'data_dir'}), or {} if the file is absent."""
+    path = os.path.join(model_dir, RUN_CONFIG_NAME)
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ModelDirError(f"{path}: unreadable run config ({e})") from None

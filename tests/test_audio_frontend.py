@@ -14,7 +14,8 @@ import pytest
 import scipy.signal
 import tensorflow as tf
 
-from l3net.models import LOG_EPS, AudioFrontend, frontend_geometry
+from l3net.models import LOG_EPS, AudioFrontend
+from l3net.models.frontend_geometry import frontend_geometry
 
 LOG_ATOL = 1e-3
 

@@ -349,11 +349,11 @@ def test_synthetic_subcommands_call_the_generators(monkeypatch, tmp_path, capsys
     fake.generate_dcase2013 = lambda *a, **k: calls.append(("dcase", a, k))
     monkeypatch.setitem(sys.modules, "data_tools.synthetic", fake)
     assert cli.main(["synthetic", "--output_dir", "d", "--num_videos", "3", "--seed", "7", "--workers", "2",
-                     "--max_seconds", "4"]) == 0
+                     "--max_seconds", "4", "--clutter", "0.5"]) == 0
     assert cli.main(["synthetic_esc50", "--output_dir", "e", "--seed", "1", "--clips_per_class", "2"]) == 0
     assert cli.main(["synthetic_dcase2013", "--output_dir", "f", "--seconds", "5"]) == 0
     assert calls == [
-        ("videos", ("d", 3, 7), dict(workers=2, max_seconds=4.0, width=160, height=120)),
+        ("videos", ("d", 3, 7), dict(workers=2, max_seconds=4.0, width=160, height=120, clutter=0.5)),
         ("esc50", ("e", 1), dict(clips_per_class=2)),
         ("dcase", ("f", 0), dict(clips_per_class=10, seconds=5.0)),
     ]

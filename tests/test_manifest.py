@@ -6,6 +6,7 @@ import pytest
 
 from data_tools.manifest import (ManifestError, path_video_id, read_audioset_segments, read_class_index,
                                  read_manifest)
+from data_tools.shard_writer import resolve_splits
 
 CLASS_INDEX = """index,mid,display_name
 0,/m/09x0r,"Speech"
@@ -136,3 +137,13 @@ def test_audioset_missing_video_dir(tmp_path):
     segments = _write(tmp_path / "seg.csv", SEGMENTS)
     with pytest.raises(ManifestError, match="--video_dir is not a directory"):
         read_audioset_segments(segments, index, str(tmp_path / "nope"))
+
+
+def test_audioset_segments_of_one_video_share_a_split(tmp_path):
+    index = _write(tmp_path / "idx.csv", CLASS_INDEX)
+    rows = "".join(f'sameVideo01, {10 * k}.0, {10 * k + 10}.0, "/m/04rlf"\n' for k in range(40))
+    segments = _write(tmp_path / "seg.csv", "# YTID, start_seconds, end_seconds, positive_labels\n" + rows)
+    os.makedirs(tmp_path / "v")
+    sources = read_audioset_segments(segments, index, str(tmp_path / "v"))
+    assert len({s.video_id for s in sources}) == 40
+    assert len({s.split for s in resolve_splits(sources, 0.3, 0.3)}) == 1

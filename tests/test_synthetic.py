@@ -19,7 +19,7 @@ import pytest
 from data_tools.synthetic import generate_dcase2013, generate_esc50, generate_videos
 from data_tools.synthetic.esc50 import render_clip
 from data_tools.synthetic.frames import render_background
-from data_tools.synthetic.scenes import plan_scene
+from data_tools.synthetic.scenes import class_for_index, plan_scene
 from data_tools.synthetic.sound_world import CLASS_NAMES, TEXTURES
 from data_tools.synthetic.soundtrack import render_soundtrack
 
@@ -373,3 +373,12 @@ def test_dcase_scenes_are_distinguishable_by_spectrum(tmp_path):
     folds = StratifiedKFold(3, shuffle=True, random_state=0)
     pred = cross_val_predict(model, np.array(features), np.array(y), cv=folds)
     assert np.mean(pred == np.array(y)) > 3.0 / len(SCENE_NAMES)
+
+
+def test_clutter_zero_gives_one_sounding_object_and_keeps_the_rest():
+    for index in range(40):
+        clean = plan_scene(SEED, index, 160, 120, MAX_SECONDS, clutter=0.0)
+        full = plan_scene(SEED, index, 160, 120, MAX_SECONDS)
+        assert len(clean.objects) == 1 and clean.objects[0].sounding and clean.objects[0].onscreen
+        assert clean.objects[0].cls.name == class_for_index(SEED, index)
+        assert (clean.fps, clean.sample_rate, clean.num_frames) == (full.fps, full.sample_rate, full.num_frames)

@@ -8,6 +8,7 @@ correspond exactly when colour and pitch agree (up to same-class negatives).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -27,6 +28,7 @@ from l3net.models import build_model
 from l3net.models.config import ModelConfig
 from l3net.train.train_config import TrainConfig
 from l3net.train.trainer import train
+from l3net.train.training_curves import append_history, truncate_history
 from record_fixtures import write_dataset
 
 SAMPLE_RATE = 8000
@@ -74,6 +76,8 @@ def trained_dir(data_dir, tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("model"))
     with open(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME), "w") as f:
         f.write(MODEL_CFG.to_json())
+    with open(os.path.join(path, model_dir_lib.RUN_CONFIG_NAME), "w") as f:
+        json.dump({"data": dataclasses.asdict(DATA_CFG)}, f)
     train_cfg = TrainConfig(learning_rate=1e-3, train_steps=80, log_every_steps=10, eval_every_steps=40,
                             eval_pairs=16)
     result = train(MODEL_CFG, DATA_CFG, train_cfg, data_dir, path, verbose=False)
@@ -121,6 +125,7 @@ def test_resume_continues_from_saved_step(data_dir, trained_dir, tmp_path):
 
 def _run(args, **kw) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("TF_CONFIG", None)
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=240, **kw)
 
 
@@ -157,12 +162,19 @@ def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path):
     (["--sample_rate=16000"], "--sample_rate"),
     (["--no_such_flag=1"], "no_such_flag"),
     (["--flagfile={missing}/x.flags"], "x.flags"),
+    (["--frontend=mel0"], "--frontend"),
+    (["--audio_widths=4,4,4,4,4,4,4"], "--audio_widths"),
+    (["--fusion_width=0"], "--fusion_width"),
+    (["--strategy=multi_worker"], "TF_CONFIG"),
+    (["--model_dir={afile}"], "is a file"),
 ])
 def test_bad_flags_exit_2_with_one_line_and_write_nothing(data_dir, tmp_path, extra, needle):
     empty = tmp_path / "empty"
     empty.mkdir()
     model_dir = tmp_path / "model"
-    extra = [e.format(missing=tmp_path / "missing", empty=empty) for e in extra]
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    extra = [e.format(missing=tmp_path / "missing", empty=empty, afile=afile) for e in extra]
     args = [os.path.join(BIN, "l3net_train"), f"--data_dir={data_dir}", f"--model_dir={model_dir}", *TINY_FLAGS,
             "--train_steps=5", *extra]
     result = _run(args)
@@ -189,3 +201,14 @@ def test_eval_avc_command_writes_json(data_dir, trained_dir, tmp_path):
 def test_eval_avc_bad_model_dir(data_dir, tmp_path):
     result = _run([os.path.join(BIN, "l3net_eval"), "avc", f"--model_dir={tmp_path}", f"--data_dir={data_dir}"])
     assert result.returncode == 2 and "model_config.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_history_rows_after_the_checkpoint_are_dropped_on_resume(tmp_path):
+    path = str(tmp_path / "history.csv")
+    for step in (10, 20, 30):
+        append_history(path, step, "train", 0.7, 0.5, float(step))
+    append_history(path, 20, "val", 0.6, 0.6, 21.0)
+    truncate_history(path, 20)
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert [(int(r["step"]), r["split"]) for r in rows] == [(10, "train"), (20, "train"), (20, "val")]

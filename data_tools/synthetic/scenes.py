@@ -19,6 +19,7 @@ from data_tools.synthetic.sound_world import CLASSES_BY_NAME, OBJECT_CLASSES, TE
 
 FRAME_RATES = (12, 15, 24, 25, 30)
 SAMPLE_RATES = (22050, 44100, 48000)
+# Clutter of the full world (clutter=1); `plan_scene(..., clutter=c)` scales these by c.
 TWO_SOUNDING_PROB = 0.15
 OFFSCREEN_PROB = 0.2
 DISTRACTOR_COUNT_PROBS = (0.4, 0.4, 0.2)  # P(0), P(1), P(2) silent distractors.
@@ -107,8 +108,15 @@ def _make_object(rng, cls, sounding, onscreen, region, radius, level_db, duratio
     return ObjectInstance(cls, sounding, onscreen, radius, light, dark, pitch, rate, level_db, motion)
 
 
-def plan_scene(seed: int, index: int, width: int, height: int, max_seconds: float) -> VideoScene:
-    """Draws the full plan of video `index` of the dataset with `seed`."""
+def plan_scene(seed: int, index: int, width: int, height: int, max_seconds: float,
+               clutter: float = 1.0) -> VideoScene:
+    """Draws the full plan of video `index` of the dataset with `seed`.
+
+    clutter in [0, 1] scales the probabilities of a second sounding object, an off-screen sound
+    and silent distractors: 1 is the full world, 0 one sounding object alone (the CPU demo, whose
+    minutes of training cannot get past the full world's plateau). The same random numbers are
+    drawn whatever the clutter, so everything else about a video stays the same.
+    """
     rng = np.random.default_rng([seed, index])
     primary = CLASSES_BY_NAME[class_for_index(seed, index)]
     fps = int(rng.choice(FRAME_RATES))
@@ -121,10 +129,12 @@ def plan_scene(seed: int, index: int, width: int, height: int, max_seconds: floa
 
     others = [c for c in OBJECT_CLASSES if c is not primary]
     picks = [others[i] for i in rng.permutation(len(others))]
-    sounding = [primary] + ([picks.pop()] if rng.random() < TWO_SOUNDING_PROB else [])
-    n_distract = int(rng.choice(len(DISTRACTOR_COUNT_PROBS), p=DISTRACTOR_COUNT_PROBS))
+    sounding = [primary] + ([picks.pop()] if rng.random() < clutter * TWO_SOUNDING_PROB else [])
+    distractor_probs = np.asarray(DISTRACTOR_COUNT_PROBS) * clutter
+    distractor_probs[0] = 1.0 - distractor_probs[1:].sum()
+    n_distract = int(rng.choice(len(DISTRACTOR_COUNT_PROBS), p=distractor_probs))
     distractors = [picks.pop() for _ in range(n_distract)]
-    offscreen: Optional[ObjectClass] = picks.pop() if rng.random() < OFFSCREEN_PROB else None
+    offscreen: Optional[ObjectClass] = picks.pop() if rng.random() < clutter * OFFSCREEN_PROB else None
 
     visible = distractors + sounding  # Sounding objects are drawn last (never hidden).
     aspect = width / height

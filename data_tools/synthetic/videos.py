@@ -5,7 +5,7 @@ Output of `generate_videos(output_dir, ...)`:
                                      mono or stereo; `width` x `height`.
   output_dir/labels.csv              header `path,labels`; path relative to the CSV; labels are
                                      the visible *sounding* objects' classes joined by `;`
-                                     (two names in ~15 % of videos, primary first).
+                                     (two names in ~15 % of videos at clutter 1, primary first).
   output_dir/annotations.jsonl       one JSON object per video, in labels.csv order:
     path, labels, fps, sample_rate, channels, duration (s), num_frames, width, height;
     objects: [{id, class, sounding, onscreen, pitch_hz, rate_hz, level_db, events}] - every object,
@@ -77,9 +77,9 @@ def _annotation(scene: VideoScene, rendered) -> Dict[str, Any]:
 
 
 def make_video(output_dir: str, seed: int, index: int, max_seconds: float, width: int,
-               height: int) -> Dict[str, Any]:
+               height: int, clutter: float = 1.0) -> Dict[str, Any]:
     """Renders and writes video `index`; returns its annotation (see module docstring)."""
-    scene = plan_scene(seed, index, width, height, max_seconds)
+    scene = plan_scene(seed, index, width, height, max_seconds, clutter)
     rendered = render_frames(scene)
     audio = render_soundtrack(scene)
     write_video(os.path.join(output_dir, video_name(index)), rendered.frames(), width, height,
@@ -98,7 +98,10 @@ def _write_text(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _check_args(num_videos: int, workers: int, max_seconds: float, width: int, height: int) -> None:
+def _check_args(num_videos: int, workers: int, max_seconds: float, width: int, height: int,
+                clutter: float) -> None:
+    if not 0.0 <= clutter <= 1.0:
+        raise ValueError(f"clutter={clutter}: must be in [0, 1]")
     if num_videos < 1:
         raise ValueError(f"num_videos={num_videos}: must be >= 1")
     if workers < 1:
@@ -111,21 +114,26 @@ def _check_args(num_videos: int, workers: int, max_seconds: float, width: int, h
 
 
 def generate_videos(output_dir: str, num_videos: int, seed: int, *, workers: int = 1,
-                    max_seconds: float = 10.0, width: int = 160, height: int = 120) -> str:
+                    max_seconds: float = 10.0, width: int = 160, height: int = 120,
+                    clutter: float = 1.0) -> str:
     """Writes the synthetic video dataset (layout in the module docstring).
+
+    clutter in [0, 1] scales how often a video has a second sounding object, an off-screen sound
+    and silent distractors (see `scenes.plan_scene`); 1 = the full world.
 
     labels.csv and annotations.jsonl are written last, so they exist only after a complete run.
     Returns the path of labels.csv. Raises ValueError naming the bad argument. Workers are
     started with 'spawn', so scripts calling this with workers > 1 need the usual
     `if __name__ == "__main__":` guard.
     """
-    _check_args(num_videos, workers, max_seconds, width, height)
+    _check_args(num_videos, workers, max_seconds, width, height, clutter)
     os.makedirs(os.path.join(output_dir, VIDEO_DIR), exist_ok=True)
     labels_path = os.path.join(output_dir, LABELS_NAME)
     for stale in (labels_path, os.path.join(output_dir, ANNOTATIONS_NAME)):
         if os.path.exists(stale):  # A failed run must not leave a previous run's index behind.
             os.remove(stale)
-    jobs = [(output_dir, seed, i, float(max_seconds), width, height) for i in range(num_videos)]
+    jobs = [(output_dir, seed, i, float(max_seconds), width, height, float(clutter))
+            for i in range(num_videos)]
     if workers == 1:
         annotations = [_make_video_args(job) for job in jobs]
     else:

@@ -70,10 +70,18 @@ def evaluate_avc_command() -> dict:
         model, cfg, step = model_dir_lib.load_model(FLAGS.model_dir)
     except model_dir_lib.ModelDirError as e:
         _fail(str(e))
+    # Frames are resized exactly as in training (the crop sees objects at the trained scale).
+    trained = model_dir_lib.read_run_config(FLAGS.model_dir).get("data", {})
+    overrides = {}
+    if "resize_short_side" in trained:
+        overrides["resize_short_side"] = int(trained["resize_short_side"])
     data_cfg = DataConfig.for_model(cfg, batch_size=FLAGS.batch_size, pairs_per_video=FLAGS.pairs_per_video,
-                                    augment=False)
-    dataset = avc_dataset(FLAGS.data_dir, FLAGS.split, data_cfg, training=False, seed=FLAGS.seed,
-                          with_metadata=True, num_pairs=FLAGS.num_pairs or None)
+                                    augment=False, **overrides)
+    try:
+        dataset = avc_dataset(FLAGS.data_dir, FLAGS.split, data_cfg, training=False, seed=FLAGS.seed,
+                              with_metadata=True, num_pairs=FLAGS.num_pairs or None)
+    except schema.DatasetError as e:
+        _fail(str(e))
     result = evaluate_avc(model, dataset)
     report = {"task": "avc", "model_dir": os.path.abspath(FLAGS.model_dir), "model": cfg.model,
               "checkpoint_step": step, "data_dir": os.path.abspath(FLAGS.data_dir), "split": FLAGS.split,

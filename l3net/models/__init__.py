@@ -4,7 +4,9 @@ Public API:
   build_model(cfg) -> keras.Model          L3-Net or AVE-Net for a ModelConfig
   get_towers(model), embedding_models(model) nested sub-models sharing the AVC model's weights
   audio_conv_feature_model(m), vision_conv_feature_model(m)   last conv block before pooling
-  AudioFrontend, frontend_geometry         waveform -> [B, bins, frames, 1] log spectrogram
+  AudioFrontend                            waveform -> [B, bins, frames, 1] log spectrogram
+  (framing rules: l3net.models.frontend_geometry.frontend_geometry; that submodule's name is
+  taken by the module itself, so the function is imported from it directly)
   count_params(cfg), count_flops(cfg)      analytic counts
 
 Names are resolved lazily: `l3net.models.config` (and command-line tools validating flags) must
@@ -23,7 +25,7 @@ _EXPORTS = {
     "vision_conv_feature_model": "avc_models",
     "ModelConfig": "config",
     "EuclideanDistance": "distance",
-    "FrontendGeometry": "frontend_geometry", "frontend_geometry": "frontend_geometry",
+    "FrontendGeometry": "frontend_geometry",
     "build_audio_tower": "towers", "build_vision_tower": "towers",
     "vgg_block": "vgg", "vgg_trunk": "vgg",
 }

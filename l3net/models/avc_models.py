@@ -24,6 +24,8 @@ from l3net.models.towers import AUDIO_TOWER, VISION_TOWER, build_audio_tower, bu
 from l3net.models.vgg import conv_layer_name
 
 OUTPUT_LAYER = "avc_output"
+# The softmax always runs in float32, also under a mixed-precision policy (bf16 probabilities
+# are quantised to ~2^-8, which degrades the loss of confident pairs).
 
 
 def _inputs(cfg: ModelConfig) -> Tuple[keras.KerasTensor, keras.KerasTensor]:
@@ -39,7 +41,7 @@ def build_l3net(cfg: ModelConfig) -> keras.Model:
     a = build_audio_tower(cfg)(audio)
     x = keras.layers.Concatenate(name="fusion_concat")([v, a])
     x = keras.layers.Dense(cfg.fusion_width, activation="relu", name="fusion_fc1")(x)
-    out = keras.layers.Dense(2, activation="softmax", name=OUTPUT_LAYER)(x)
+    out = keras.layers.Dense(2, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(x)
     return keras.Model({"image": image, "audio": audio}, out, name="l3net")
 
 
@@ -56,7 +58,7 @@ def build_avenet(cfg: ModelConfig) -> keras.Model:
     v = _embedding_head(build_vision_tower(cfg)(image), cfg.embedding_width, "image")
     a = _embedding_head(build_audio_tower(cfg)(audio), cfg.embedding_width, "audio")
     distance = EuclideanDistance(name="av_distance")([v, a])
-    out = keras.layers.Dense(2, activation="softmax", name=OUTPUT_LAYER)(distance)
+    out = keras.layers.Dense(2, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(distance)
     return keras.Model({"image": image, "audio": audio}, out, name="avenet")
 
 

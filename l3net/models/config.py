@@ -14,6 +14,8 @@ import dataclasses
 import json
 from typing import Any, Dict, Tuple
 
+from l3net.models.frontend_geometry import frontend_geometry
+
 MODEL_NAMES = ("l3net", "avenet")
 
 
@@ -55,13 +57,21 @@ class ModelConfig:
                 f"image_size={self.image_size}: must be >= 16 and a multiple of 2**len(vision_widths)")
         if not self.vision_widths or not self.audio_widths or min(self.vision_widths + self.audio_widths) < 1:
             raise ValueError("vision_widths/audio_widths: need at least one positive width per tower")
-        if not (self.frontend in ("linear", "learned") or
-                (self.frontend.startswith("mel") and self.frontend[3:].isdigit())):
-            raise ValueError(f"frontend={self.frontend!r}: use linear, mel<N> (e.g. mel128) or learned")
         if self.sample_rate < 4000:
             raise ValueError(f"sample_rate={self.sample_rate}: must be >= 4000 Hz")
         if not 0.1 <= self.audio_seconds <= 10:
             raise ValueError(f"audio_seconds={self.audio_seconds}: must be in [0.1, 10]")
+        if self.fusion_width < 1 or self.embedding_width < 1:
+            raise ValueError(f"fusion_width={self.fusion_width}, embedding_width={self.embedding_width}: "
+                             "must be >= 1")
+        # The spectrogram must survive the audio tower's len(widths) - 1 halvings.
+        geometry = frontend_geometry(self.frontend, self.sample_rate, self.num_audio_samples)
+        halvings = 2 ** (len(self.audio_widths) - 1)
+        if min(geometry.num_bins, geometry.num_frames) < halvings:
+            raise ValueError(
+                f"audio_widths={','.join(map(str, self.audio_widths))}: {len(self.audio_widths)} blocks need a "
+                f"spectrogram of at least {halvings}x{halvings}, frontend={self.frontend} gives "
+                f"{geometry.num_bins}x{geometry.num_frames}; use fewer blocks or more bins")
         if not 0.0 <= self.batchnorm_momentum < 1.0:
             raise ValueError(f"batchnorm_momentum={self.batchnorm_momentum}: must be in [0, 1)")
         return self

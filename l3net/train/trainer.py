@@ -5,6 +5,10 @@ differs lives in the config objects. A custom loop rather than `model.fit` becau
 restore the exact step and optimizer state mid-run, the run must stop on a step count or a
 wall-time budget, and validation uses a fixed pair set.
 
+Weight decay is the paper's L2 penalty, `weight_decay * sum(||W||^2) / 2` over conv and dense
+kernels added to the loss (as in TF-slim's `l2_regularizer`), not Keras' decoupled decay, which
+is scaled by the learning rate and would be ~1e-9 per step at the paper's settings.
+
 Resuming and the data position: model, optimizer and step are checkpointed. The input stream is
 re-seeded from (seed, step) on resume, so a resumed run continues with new pairs instead of
 replaying the ones it already saw; the contents of shuffle buffers are not checkpointed (they
@@ -24,13 +28,14 @@ import tensorflow as tf
 from l3net import model_dir as model_dir_lib
 from l3net.data import avc_dataset
 from l3net.data.config import DataConfig
+from l3net.data.schema import DatasetError
 from l3net.evaluation.avc import evaluate_avc
 from l3net.models import build_model
 from l3net.models.config import ModelConfig
 from l3net.train.distribution import is_chief, make_strategy
 from l3net.train.progress import ProgressBar
 from l3net.train.train_config import TrainConfig
-from l3net.train.training_curves import append_history, plot_training_curves
+from l3net.train.training_curves import append_history, plot_training_curves, truncate_history
 
 
 @dataclasses.dataclass
@@ -39,12 +44,16 @@ class TrainResult:
 
     start_step: int
     final_step: int
-    stopped_by: str  # 'steps' | 'time_budget' | 'interrupted' | 'already_done'
+    stopped_by: str  # 'steps' | 'time_budget' | 'interrupted' | 'already_done' | 'error'
     train_loss: float = float("nan")
     train_accuracy: float = float("nan")
     val_loss: float = float("nan")
     val_accuracy: float = float("nan")
     elapsed_s: float = 0.0
+
+
+class TrainingError(RuntimeError):
+    """Training hit a data or runtime error; a checkpoint of the last step was saved first."""
 
 
 def _run_seed(seed: int, step: int) -> int:
@@ -63,22 +72,28 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     strategy = make_strategy(train_cfg.strategy)
     chief = is_chief(strategy)
-    ckpt_dir = model_dir_lib.checkpoint_dir(model_dir)
-    if not chief:
-        ckpt_dir = os.path.join(model_dir, f".worker_{strategy.cluster_resolver.task_id}")
+    # Every worker restores from the chief's checkpoints (so all start at the same step);
+    # non-chief workers must still take part in saving, into a scratch dir of their own.
+    chief_ckpt_dir = model_dir_lib.checkpoint_dir(model_dir)
+    ckpt_dir = chief_ckpt_dir if chief else os.path.join(
+        model_dir, f".worker_{strategy.cluster_resolver.task_id}")
 
     with strategy.scope():
         keras.utils.set_random_seed(train_cfg.seed)
         model = build_model(model_cfg)
-        optimizer = keras.optimizers.Adam(learning_rate=train_cfg.learning_rate,
-                                          weight_decay=train_cfg.weight_decay or None)
+        optimizer = keras.optimizers.Adam(learning_rate=train_cfg.learning_rate)
         optimizer.build(model.trainable_variables)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    latest = tf.train.latest_checkpoint(chief_ckpt_dir)
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
     start_step = int(step_var.numpy())
+    history_path = os.path.join(model_dir, model_dir_lib.HISTORY_NAME)
+    if chief:
+        # Rows logged after the last checkpoint of a killed run would repeat on resume.
+        truncate_history(history_path, start_step)
     result = TrainResult(start_step=start_step, final_step=start_step, stopped_by="already_done")
     if start_step >= train_cfg.train_steps:
         if verbose:
@@ -95,6 +110,7 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
                            num_pairs=train_cfg.eval_pairs)
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction="none")
+    decayed = [v for v in model.trainable_variables if v.path.endswith("kernel")]
 
     @tf.function(jit_compile=train_cfg.jit_compile)
     def replica_step(features: Dict[str, tf.Tensor], labels: tf.Tensor):
@@ -103,7 +119,9 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
             probs = tf.cast(model(inputs, training=True), tf.float32)
             per_example = loss_fn(labels, probs)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-        grads = tape.gradient(loss, model.trainable_variables)
+            penalty = train_cfg.weight_decay * tf.add_n([tf.nn.l2_loss(v) for v in decayed])
+            total = loss + tf.nn.scale_regularization_loss(penalty)
+        grads = tape.gradient(total, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32),
                                                  tf.cast(labels, tf.int32)), tf.float32))
@@ -121,10 +139,8 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
     summary_root = os.path.join(model_dir, model_dir_lib.SUMMARY_SUBDIR)
     writers = {split: tf.summary.create_file_writer(os.path.join(summary_root, split))
                for split in ("train", "val")} if chief else {}
-    history_path = os.path.join(model_dir, model_dir_lib.HISTORY_NAME)
-    progress = ProgressBar(train_cfg.train_steps, start=start_step, every=train_cfg.log_every_steps)
     budget_s = train_cfg.time_budget_minutes * 60.0
-    window_loss, window_acc, window_n = 0.0, 0.0, 0
+    progress = ProgressBar(train_cfg.train_steps, start=start_step, budget_s=budget_s)
     t_window = time.monotonic()
 
     def log(split: str, step: int, loss: float, acc: float, extra: Optional[Dict[str, float]] = None) -> None:
@@ -141,32 +157,31 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
     def validate(step: int) -> None:
         try:
             res = evaluate_avc(model, val_dataset())
-        except (ValueError, tf.errors.OpError) as e:
-            if verbose:
-                print(f"validation skipped: {e}")
-            return
+        except DatasetError:
+            return  # No usable val split: `l3net_train` warned once at start.
         result.val_loss, result.val_accuracy = res.loss, res.accuracy
         log("val", step, res.loss, res.accuracy)
         if verbose:
             print(f"\nstep {step}: val AVC accuracy {res.accuracy:.4f} loss {res.loss:.4f} "
                   f"({res.num_pairs} pairs)")
 
+    # Per-step results stay on the device until a log step (no host sync every step).
+    window: list = []
     step = start_step
     try:
         while True:
-            loss, acc = train_step(iterator)
-            step = int(step_var.numpy())
-            window_loss += float(loss)
-            window_acc += float(acc)
-            window_n += 1
-            result.train_loss, result.train_accuracy = float(loss), float(acc)
-            progress.update(step, {"loss": float(loss), "acc": float(acc)})
+            window.append(train_step(iterator))
+            step += 1
             out_of_time = budget_s > 0 and time.monotonic() - t_start >= budget_s
             finished = step >= train_cfg.train_steps
             if step % train_cfg.log_every_steps == 0 or finished or out_of_time:
-                rate = window_n * global_batch / max(time.monotonic() - t_window, 1e-9)
-                log("train", step, window_loss / window_n, window_acc / window_n, {"examples_per_s": rate})
-                window_loss, window_acc, window_n, t_window = 0.0, 0.0, 0, time.monotonic()
+                values = tf.reduce_mean(tf.stack([tf.stack(w) for w in window]), axis=0).numpy()
+                loss, acc = float(values[0]), float(values[1])
+                rate = len(window) * global_batch / max(time.monotonic() - t_window, 1e-9)
+                log("train", step, loss, acc, {"examples_per_s": rate})
+                progress.update(step, {"loss": loss, "acc": acc}, final=finished or out_of_time)
+                result.train_loss, result.train_accuracy = loss, acc
+                window, t_window = [], time.monotonic()
             if step % train_cfg.eval_every_steps == 0 or finished or out_of_time:
                 manager.save(checkpoint_number=step)
                 validate(step)
@@ -178,6 +193,12 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
         result.stopped_by = "interrupted"
         if verbose:
             print(f"\ninterrupted: checkpoint saved at step {int(step_var.numpy())}; re-run to resume")
+    except tf.errors.OpError as e:
+        saved = int(step_var.numpy())
+        manager.save(checkpoint_number=saved)
+        first = (e.message or str(e)).strip().splitlines()[0]
+        raise TrainingError(f"training stopped at step {saved} (checkpoint saved; fix the cause and re-run "
+                            f"to resume): {type(e).__name__}: {first}") from None
     result.final_step = int(step_var.numpy())
     result.elapsed_s = time.monotonic() - t_start
     if chief:

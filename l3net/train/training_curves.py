@@ -25,6 +25,22 @@ def append_history(path: str, step: int, split: str, loss: float, accuracy: floa
         writer.writerow([step, split, f"{loss:.6f}", f"{accuracy:.6f}", f"{elapsed_s:.1f}"])
 
 
+def truncate_history(path: str, last_step: int) -> None:
+    """Drops rows after `last_step` (logged by a killed run after its last checkpoint), atomically."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    kept = [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) <= last_step]
+    if len(kept) == len(rows) - 1:
+        return
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(HISTORY_FIELDS)
+            writer.writerows(kept)
+
+
 def read_history(path: str) -> Dict[str, Dict[str, List[float]]]:
     """{split: {'step': [...], 'loss': [...], 'accuracy': [...]}} from a history CSV.
 
