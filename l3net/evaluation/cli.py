@@ -11,8 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
-from typing import List
+from typing import List, NoReturn
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -20,6 +19,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from l3net import model_dir as model_dir_lib  # noqa: E402
 from l3net.atomic_files import write_text_atomic  # noqa: E402
+from l3net.command_line import fail, flags_parser  # noqa: E402
 from l3net.data import schema  # noqa: E402
 
 TASKS = ("avc",)
@@ -34,17 +34,8 @@ flags.DEFINE_integer("seed", 0, "Seed of the fixed pair set.")
 flags.DEFINE_string("output_json", None, "Where to write the result (default in the model dir).")
 
 
-def _fail(message: str) -> None:
-    print(f"l3net_eval: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def _parse_flags(argv: List[str]) -> List[str]:
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        _fail(str(e).splitlines()[0])
-    return []
+def _fail(message: str) -> NoReturn:
+    fail("l3net_eval", message)
 
 
 def evaluate_avc_command() -> dict:
@@ -109,7 +100,7 @@ def main(argv: List[str]) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=flags_parser("l3net_eval"))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import sys
-from typing import List
+from typing import List, NoReturn
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TensorFlow's BFC allocator on the CPU re-uses batch buffers instead of page-faulting fresh ones:
@@ -22,25 +22,15 @@ from absl import app, flags, logging  # noqa: E402
 
 from l3net import model_dir as model_dir_lib  # noqa: E402
 from l3net.atomic_files import write_text_atomic  # noqa: E402
+from l3net.command_line import fail, flags_parser  # noqa: E402
 from l3net.data import schema  # noqa: E402
 from l3net.train import flags as train_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
-USAGE_EXIT = 2
 
 
-def _fail(message: str) -> None:
-    print(f"l3net_train: error: {message}", file=sys.stderr)
-    sys.exit(USAGE_EXIT)
-
-
-def _parse_flags(argv: List[str]) -> List[str]:
-    """absl's parser with user errors turned into one line and exit 2 (not a usage dump)."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        _fail(str(e).splitlines()[0])
-    return []
+def _fail(message: str) -> NoReturn:
+    fail("l3net_train", message)
 
 
 def _check_model_dir(model_dir: str, model_cfg) -> None:
@@ -125,7 +115,7 @@ def main(argv: List[str]) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=flags_parser("l3net_train"))
 
 
 if __name__ == "__main__":
