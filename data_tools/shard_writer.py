@@ -259,12 +259,18 @@ class _OrderedPool:
             source = next(self.queue, None)
             if source is None:
                 return
-            self.in_flight.append((source, self.pool.submit(self.convert, source, self.options)))
+            try:
+                future = self.pool.submit(self.convert, source, self.options)
+            except BrokenProcessPool:
+                future = None  # A video already in flight killed the pool; `results` recovers.
+            self.in_flight.append((source, future))
 
     def results(self) -> Iterator[Union[VideoRecord, Failure]]:
         while self.in_flight:
             source, future = self.in_flight.popleft()
             try:
+                if future is None:
+                    raise BrokenProcessPool("submitted to a broken pool")
                 result = future.result()
             except BrokenProcessPool:
                 yield from self._recover(source)
