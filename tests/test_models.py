@@ -212,3 +212,12 @@ def test_bad_config_is_rejected():
         build_model(ModelConfig(model="vggish"))
     with pytest.raises(ValueError, match="frontend="):
         build_model(ModelConfig(frontend="mfcc"))
+
+
+def test_avenet_starts_with_near_meaning_match():
+    # An untrained AVE-Net must already read a small distance as "correspond" and a large one as
+    # "mismatch"; a decision layer with equal slopes for both classes never leaves chance.
+    model = build_model(ModelConfig(model="avenet", frontend="mel16", **SMALL))
+    decision = model.get_layer("avc_output")
+    probs = decision(tf.constant([[0.0], [2 ** 0.5], [2.0]])).numpy()
+    assert probs[0, 1] > 0.9 and abs(probs[1, 1] - 0.5) < 1e-6 and probs[2, 1] < 0.2

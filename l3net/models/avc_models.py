@@ -24,6 +24,8 @@ from l3net.models.towers import AUDIO_TOWER, VISION_TOWER, build_audio_tower, bu
 from l3net.models.vgg import conv_layer_name
 
 OUTPUT_LAYER = "avc_output"
+# |slope| of AVE-Net's initial decision (logit difference per unit of distance, halved).
+DECISION_SLOPE = 2.0
 # The softmax always runs in float32, also under a mixed-precision policy (bf16 probabilities
 # are quantised to ~2^-8, which degrades the loss of confident pairs).
 
@@ -58,7 +60,15 @@ def build_avenet(cfg: ModelConfig) -> keras.Model:
     v = _embedding_head(build_vision_tower(cfg)(image), cfg.embedding_width, "image")
     a = _embedding_head(build_audio_tower(cfg)(audio), cfg.embedding_width, "audio")
     distance = EuclideanDistance(name="av_distance")([v, a])
-    out = keras.layers.Dense(2, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(distance)
+    # The decision starts as "far apart = mismatch", centred on sqrt(2), the distance of two random
+    # unit vectors. A random init can give both classes nearly the same slope: then the
+    # embeddings get almost no gradient, the optimizer drives the slopes together and the
+    # network settles at exactly chance (seen on the CPU demo).
+    decision = keras.layers.Dense(
+        2, activation="softmax", dtype="float32", name=OUTPUT_LAYER,
+        kernel_initializer=keras.initializers.Constant([[DECISION_SLOPE, -DECISION_SLOPE]]),
+        bias_initializer=keras.initializers.Constant([-DECISION_SLOPE * 2 ** 0.5, DECISION_SLOPE * 2 ** 0.5]))
+    out = decision(distance)
     return keras.Model({"image": image, "audio": audio}, out, name="avenet")
 
 
