@@ -24,6 +24,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from l3net.atomic_files import write_text_atomic
+
 from data_tools.synthetic.media_writer import write_wav
 from data_tools.synthetic.motions import default_region, make_motion
 from data_tools.synthetic.sound_world import CLASSES_BY_NAME
@@ -110,10 +112,7 @@ def fold_lists(clips_per_class: int) -> Dict[int, Tuple[List[str], List[str]]]:
 
 
 def _write_lines(path: str, lines: List[str]) -> None:
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write("".join(line + "\n" for line in lines))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def generate_dcase2013(output_dir: str, seed: int, *, clips_per_class: int = 10,

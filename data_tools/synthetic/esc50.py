@@ -25,6 +25,8 @@ from typing import Tuple
 
 import numpy as np
 
+from l3net.atomic_files import write_text_atomic
+
 from data_tools.synthetic.media_writer import write_wav
 from data_tools.synthetic.motions import default_region, make_motion
 from data_tools.synthetic.sound_world import CLASS_NAMES, CLASSES_BY_NAME, TEXTURES
@@ -81,8 +83,4 @@ def generate_esc50(output_dir: str, seed: int, *, clips_per_class: int = 8) -> N
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(COLUMNS)
     writer.writerows(rows)
-    path = os.path.join(meta_dir, "esc50.csv")
-    tmp = os.path.join(meta_dir, ".esc50.csv.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text.getvalue())
-    os.replace(tmp, path)
+    write_text_atomic(os.path.join(meta_dir, "esc50.csv"), text.getvalue())

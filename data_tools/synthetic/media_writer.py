@@ -10,20 +10,17 @@ name and renamed, so an interrupted run never leaves a truncated file under the 
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from typing import Iterable
 
 import av
 import numpy as np
 
+from l3net.atomic_files import atomic_path
+
 AAC_FRAME = 1024  # Samples per AAC frame; fed in whole frames so packetisation is fixed.
 _LAYOUTS = {1: "mono", 2: "stereo"}
 
-
-def _tmp_name(path: str) -> str:
-    head, tail = os.path.split(path)
-    return os.path.join(head, f".{tail}.tmp")
 
 
 def write_video(path: str, frames: Iterable[np.ndarray], width: int, height: int, fps: int,
@@ -37,8 +34,7 @@ def write_video(path: str, frames: Iterable[np.ndarray], width: int, height: int
     if width % 2 or height % 2:
         raise ValueError(f"{path}: width and height must be even for yuv420p, got {width}x{height}")
     channels = audio.shape[0]
-    tmp = _tmp_name(path)
-    try:
+    with atomic_path(path) as tmp:
         with av.open(tmp, "w", format="mp4") as container:
             vstream = container.add_stream("libx264", rate=Fraction(fps),
                                            options={"preset": "ultrafast", "crf": "23"})
@@ -63,10 +59,6 @@ def write_video(path: str, frames: Iterable[np.ndarray], width: int, height: int
                 frame.pts = start
                 container.mux(astream.encode(frame))
             container.mux(astream.encode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> None:
@@ -74,8 +66,7 @@ def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> None:
     channels = audio.shape[0]
     pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
     interleaved = np.ascontiguousarray(pcm.T).reshape(1, -1)
-    tmp = _tmp_name(path)
-    try:
+    with atomic_path(path) as tmp:
         with av.open(tmp, "w", format="wav") as container:
             stream = container.add_stream("pcm_s16le", rate=sample_rate, layout=_LAYOUTS[channels])
             frame = av.AudioFrame.from_ndarray(interleaved, format="s16", layout=_LAYOUTS[channels])
@@ -83,7 +74,3 @@ def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> None:
             frame.pts = 0
             container.mux(stream.encode(frame))
             container.mux(stream.encode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

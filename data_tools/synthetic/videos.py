@@ -31,6 +31,8 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from l3net.atomic_files import write_text_atomic
+
 from data_tools.synthetic.frames import render_frames
 from data_tools.synthetic.media_writer import write_video
 from data_tools.synthetic.scenes import VideoScene, plan_scene
@@ -91,12 +93,6 @@ def _make_video_args(args) -> Dict[str, Any]:
     return make_video(*args)
 
 
-def _write_text(path: str, text: str) -> None:
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
 
 def _check_args(num_videos: int, workers: int, max_seconds: float, width: int, height: int,
                 clutter: float) -> None:
@@ -143,7 +139,7 @@ def generate_videos(output_dir: str, num_videos: int, seed: int, *, workers: int
             chunk = max(1, min(8, num_videos // (4 * workers)))
             annotations = list(pool.map(_make_video_args, jobs, chunksize=chunk))
     csv_lines = ["path,labels"] + [f"{a['path']},{';'.join(a['labels'])}" for a in annotations]
-    _write_text(os.path.join(output_dir, ANNOTATIONS_NAME),
+    write_text_atomic(os.path.join(output_dir, ANNOTATIONS_NAME),
                 "".join(json.dumps(a, sort_keys=True, separators=(",", ":")) + "\n" for a in annotations))
-    _write_text(labels_path, "\n".join(csv_lines) + "\n")
+    write_text_atomic(labels_path, "\n".join(csv_lines) + "\n")
     return labels_path
