@@ -26,6 +26,11 @@ setup(
             "l3net_train=l3net.train.main:run",
             "l3net_eval=l3net.evaluation.cli:run",
             "l3net_demo=l3net.demo:run",
+            "l3net_probe=l3net.evaluation.probe_cli:run",
+            "l3net_retrieval=l3net.evaluation.retrieval_cli:run",
+            "l3net_localize=l3net.localization.localize_cli:run",
+            "l3net_export=l3net.serving.cli:run",
+            "l3net_embed=l3net.embed.cli:run",
         ]
     },
 )

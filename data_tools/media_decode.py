@@ -87,11 +87,11 @@ def decode_clip(path: str, *, start: float, end: Optional[float], fps: float, sh
       MediaError: missing/unreadable/empty file, undecodable, no video stream, no audio track,
         truncated or corrupt data, no frames, output larger than `max_output_bytes`.
     """
-    _check_file(path)
+    check_file(path)
     try:
         container = av.open(path, metadata_errors="ignore")
     except av.error.FFmpegError as e:
-        raise MediaError("undecodable", f"not a readable media file ({_strerror(e)})") from None
+        raise MediaError("undecodable", f"not a readable media file ({strerror(e)})") from None
     with container:
         video = next((s for s in container.streams.video
                       if not s.disposition & av.stream.Disposition.attached_pic), None)
@@ -108,7 +108,7 @@ def decode_clip(path: str, *, start: float, end: Optional[float], fps: float, sh
             try:
                 container.seek(int((origin + start) * av.time_base), backward=True)
             except av.error.FFmpegError as e:
-                raise MediaError("truncated", f"cannot seek to {start:g} s ({_strerror(e)})") from None
+                raise MediaError("truncated", f"cannot seek to {start:g} s ({strerror(e)})") from None
         reached_eof = _demux(container, video, audio, origin, frames, sound, max_output_bytes)
         if not frames.frames:
             clip = f"{start:g} s to {'the end' if end is None else f'{end:g} s'}"
@@ -147,8 +147,8 @@ def _demux(container: av.container.InputContainer, video: av.video.stream.VideoS
     except av.error.FFmpegError as e:
         where = max(frames.video_seconds, sound.seconds)
         if where <= 0:
-            raise MediaError("undecodable", f"decoding failed at the start ({_strerror(e)})") from None
-        raise MediaError("truncated", f"decoding failed after {where:.2f} s ({_strerror(e)})") from None
+            raise MediaError("undecodable", f"decoding failed at the start ({strerror(e)})") from None
+        raise MediaError("truncated", f"decoding failed after {where:.2f} s ({strerror(e)})") from None
 
 
 class _FrameSampler:
@@ -286,7 +286,7 @@ class _AudioCollector:
             self.output_bytes += 2 * chunk.shape[0]
 
 
-def _check_file(path: str) -> None:
+def check_file(path: str) -> None:
     """Distinguishes missing / unreadable / empty files before FFmpeg turns them into one error."""
     try:
         size = os.stat(path).st_size
@@ -302,6 +302,6 @@ def _check_file(path: str) -> None:
         raise MediaError("empty file", "0 bytes")
 
 
-def _strerror(error: av.error.FFmpegError) -> str:
+def strerror(error: av.error.FFmpegError) -> str:
     text = getattr(error, "strerror", None) or str(error)
     return " ".join(str(text).split())

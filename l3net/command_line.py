@@ -1,15 +1,18 @@
-"""How l3net's absl-based commands report user mistakes: one line on stderr, exit status 2.
+"""How l3net's absl-based commands start: `--help`, and user mistakes as one line, exit status 2.
 
 absl's own handling of a bad flag prints a usage dump and exits 1; users script against our
 commands, so a mistake must be one line naming the flag or path, with a fixed exit status.
+absl's --help prints the docstring of `__main__` and the flags *defined in* `__main__`; a console
+script's `__main__` is a generated wrapper, so both would be empty: `run_tool` makes the command
+module's docstring and flags those of the running program.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Callable, List, NoReturn
+from typing import Callable, List, NoReturn, Sequence
 
-from absl import flags
+from absl import app, flags
 
 USAGE_EXIT = 2
 
@@ -30,3 +33,18 @@ def flags_parser(tool: str) -> Callable[[List[str]], List[str]]:
             fail(tool, str(e).splitlines()[0])
 
     return parse
+
+
+def show_module_help(flag_modules: Sequence[str], docstring: str) -> None:
+    """Makes `--help` print `docstring` and the flags defined in `flag_modules` (call before `app.run`)."""
+    sys.modules["__main__"].__doc__ = docstring
+    by_module = flags.FLAGS.flags_by_module_dict()
+    for module in flag_modules:
+        for flag in by_module.get(module, []):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
+def run_tool(tool: str, main: Callable[[List[str]], int], docstring: str, flag_modules: Sequence[str]) -> None:
+    """Console-script entry: `--help` from the command's module, flag errors as `fail`, then `main`."""
+    show_module_help(flag_modules, docstring)
+    app.run(main, flags_parser=flags_parser(tool))

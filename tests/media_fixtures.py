@@ -122,3 +122,19 @@ def write_manifest(path: str, rows: Sequence[Sequence[str]], header: Sequence[st
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def write_sound(path: str, *, codec: str = "pcm_s16le", seconds: float = 1.0, sample_rate: int = 16000,
+                channels: int = 1, tone_hz: float = 440.0, amplitude: float = 0.5) -> str:
+    """An audio-only file of `tone` (channel c scaled by 1/(c+1)); the container follows the extension.
+
+    codec: any PyAV audio encoder (pcm_s16le/pcm_s32le/pcm_f32le for WAV, flac, libvorbis or
+    vorbis for OGG, libmp3lame for MP3). Returns `path`.
+    """
+    with av.open(path, "w") as out:
+        stream = out.add_stream(codec, rate=sample_rate)
+        stream.layout = "mono" if channels == 1 else "stereo"
+        if codec == "vorbis":
+            stream.codec_context.options = {"strict": "experimental"}
+        _write_audio(out, stream, tone(seconds, sample_rate, tone_hz, amplitude, channels), sample_rate)
+    return path

@@ -45,14 +45,14 @@ def jpeg_decode_ratio(stored_short_side: int, resize_short_side: int) -> int:
     return ratio
 
 
-def _crop_offset(extent: tf.Tensor, size: int, fraction: tf.Tensor) -> tf.Tensor:
+def crop_offset(extent: tf.Tensor, size: int, fraction: tf.Tensor) -> tf.Tensor:
     """Top/left offset of a `size` window inside `extent`; fraction 0.5 = centre, U[0,1) = random."""
     room = tf.maximum(extent - size, 0)
     offset = tf.cast(tf.floor(fraction * tf.cast(room + 1, tf.float32)), tf.int32)
     return tf.minimum(offset, room)
 
 
-def _sample_span(source: tf.Tensor, resized: tf.Tensor, offset: tf.Tensor, size: int) -> Tuple[tf.Tensor, tf.Tensor]:
+def sample_span(source: tf.Tensor, resized: tf.Tensor, offset: tf.Tensor, size: int) -> Tuple[tf.Tensor, tf.Tensor]:
     """First and last sample positions of a crop, normalised for `tf.image.crop_and_resize`.
 
     Output pixel i of a crop at `offset` in a frame resized from `source` to `resized` pixels is
@@ -86,8 +86,8 @@ def decode_frame(jpeg: tf.Tensor, crop_fraction: tf.Tensor, flip: tf.Tensor, *, 
 
     def crop_in_place() -> tf.Tensor:
         # Stored short side == target: the crop window of the stored frame is the answer.
-        oy = _crop_offset(shape[0], image_size, crop_fraction[0])
-        ox = _crop_offset(shape[1], image_size, crop_fraction[1])
+        oy = crop_offset(shape[0], image_size, crop_fraction[0])
+        ox = crop_offset(shape[1], image_size, crop_fraction[1])
         image = tf.io.decode_and_crop_jpeg(jpeg, tf.stack([oy, ox, image_size, image_size]), channels=3)
         image = tf.cond(flip, lambda: tf.reverse(image, axis=[1]), lambda: image)
         return tf.cast(image, tf.float32)
@@ -97,10 +97,10 @@ def decode_frame(jpeg: tf.Tensor, crop_fraction: tf.Tensor, flip: tf.Tensor, *, 
         hw = tf.shape(image)[:2]
         scale = resize_short_side / tf.cast(tf.reduce_min(hw), tf.float32)
         resized = tf.maximum(tf.cast(tf.round(tf.cast(hw, tf.float32) * scale), tf.int32), image_size)
-        y1, y2 = _sample_span(hw[0], resized[0], _crop_offset(resized[0], image_size, crop_fraction[0]),
-                              image_size)
-        x1, x2 = _sample_span(hw[1], resized[1], _crop_offset(resized[1], image_size, crop_fraction[1]),
-                              image_size)
+        y1, y2 = sample_span(hw[0], resized[0], crop_offset(resized[0], image_size, crop_fraction[0]),
+                             image_size)
+        x1, x2 = sample_span(hw[1], resized[1], crop_offset(resized[1], image_size, crop_fraction[1]),
+                             image_size)
         # crop_and_resize mirrors the crop when x1 > x2: the flip costs nothing here.
         x1, x2 = tf.where(flip, x2, x1), tf.where(flip, x1, x2)
         out = tf.image.crop_and_resize(image[None], tf.stack([y1, x1, y2, x2])[None], [0],

@@ -1,0 +1,11 @@
+"""Embeddings of your own sounds, images and videos from a trained model (Python API and CLI).
+
+Modules:
+  embedder       get_embedder: an export or model directory's embedding networks, loaded once, cached
+  exported       ExportedEmbedder: an `l3net_export` directory's SavedModels (no Keras rebuild)
+  audio_windows  streaming the model's windows out of audio blocks (bounded memory)
+  media          decoding images and video frames with PyAV
+  api            get_audio_embedding, process_audio_file, get_image_embedding, process_image_file,
+                 get_video_embedding, process_video_file (also importable from `l3net`)
+  cli            `l3net_embed audio|image|video FILES... --model X`
+"""

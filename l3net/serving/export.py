@@ -1,0 +1,88 @@
+"""`export_model`: a model directory -> one SavedModel per use, loadable without l3net.
+
+Layout of `<export_dir>/`:
+  audio_embedding/   SavedModel, signatures "embed_audio" and "embed_windows" (see
+                     l3net.serving.signatures)
+  image_embedding/   SavedModel, signature "embed_images"
+  avc/               SavedModel, signature "correspondence"
+Each also holds `l3net_export.json`: the model config, checkpoint step, resize_short_side,
+sample_rate, window_samples and the signatures' names ("signature": the main one,
+"signatures": all), so a user can read the input contract without loading TensorFlow.
+
+Each SavedModel is written to a hidden temporary directory next to its final place and renamed
+into place when complete; an existing export of the same use is replaced only then.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from typing import Dict
+
+from l3net import model_dir as model_dir_lib
+from l3net.atomic_files import write_text_atomic
+
+INFO_NAME = "l3net_export.json"
+
+
+def export_model(model_dir: str, export_dir: str) -> Dict[str, str]:
+    """Writes the three SavedModels of `model_dir`'s newest checkpoint; returns {use: path}.
+
+    Raises ModelDirError for an unusable model directory.
+    """
+    import keras
+
+    from l3net.serving import signatures
+    from l3net.serving.images import resize_short_side
+
+    model, cfg, step = model_dir_lib.load_model(model_dir)
+    resize = resize_short_side(model_dir, cfg)
+    os.makedirs(export_dir, exist_ok=True)
+    written = {}
+    for use, endpoints in signatures.all_functions(model, cfg, resize).items():
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for name, fn, spec in endpoints:
+            archive.add_endpoint(name, fn, input_signature=spec)
+        final = os.path.join(export_dir, use)
+        tmp = os.path.join(export_dir, f".{use}.{uuid.uuid4().hex}")
+        os.mkdir(tmp)  # not mkdtemp: its 0700 would hide the export from other users
+        try:
+            archive.write_out(tmp, verbose=False)
+            info = {"use": use, "signature": endpoints[0][0], "signatures": [e[0] for e in endpoints],
+                    "model_dir": os.path.abspath(model_dir), "checkpoint_step": step, "resize_short_side": resize,
+                    "model_config": cfg.to_dict(), "sample_rate": cfg.sample_rate,
+                    "window_samples": cfg.num_audio_samples, "embedding_size": _embedding_size(cfg, use)}
+            write_text_atomic(os.path.join(tmp, INFO_NAME), json.dumps(info, indent=2, sort_keys=True))
+            _replace_dir(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        written[use] = final
+    return written
+
+
+def _embedding_size(cfg, use: str):
+    """D of the use's embeddings (None for avc, which outputs a probability)."""
+    from l3net.serving.signatures import AUDIO, IMAGE
+
+    if use not in (AUDIO, IMAGE):
+        return None
+    if cfg.model == "avenet":
+        return cfg.embedding_width
+    return cfg.audio_widths[-1] if use == AUDIO else cfg.vision_widths[-1]
+
+
+def _replace_dir(tmp: str, final: str) -> None:
+    """Renames `tmp` to `final`; an old `final` is moved aside first and removed after."""
+    old = None
+    if os.path.exists(final):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.old.", dir=os.path.dirname(final))
+        os.rmdir(old)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

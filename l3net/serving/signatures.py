@@ -1,0 +1,136 @@
+"""The functions each exported SavedModel serves, with their documented inputs and outputs.
+
+Every SavedModel has one main named signature (also its `serving_default`); audio_embedding has
+a second one. Each signature is also an attribute of the loaded object, so both
+`loaded.signatures[NAME](**inputs)` (keyword tensors, dict of outputs) and `loaded.NAME(*inputs)`
+work.
+
+audio_embedding/  signature "embed_audio":
+  waveform     float32 [batch, samples]  mono, in [-1, 1], at `sample_rate`
+  sample_rate  int32 []                  Hz of `waveform` (any rate; resampled in the graph,
+                                         see l3net.serving.resample)
+  hop_seconds  float32 []                hop between windows (e.g. 0.1)
+  -> embeddings  float32 [batch, windows, D]  one per window (l3net.serving.windows, center=True:
+                                              window i is centred on i * hop)
+     timestamps  float32 [windows]            window centres in seconds
+audio_embedding/  signature "embed_windows" (streaming: the caller resamples to the model's rate
+  and cuts the windows itself, so a long recording never has to be one tensor):
+  windows      float32 [batch, window_samples]  window_samples = model_config's sample_rate *
+                                                audio_seconds (l3net_export.json "window_samples")
+  -> embeddings  float32 [batch, D]
+image_embedding/  signature "embed_images":
+  images       uint8 [batch, height, width, 3]  RGB, any size (resized and centre-cropped inside,
+                                                l3net.serving.images)
+  -> embeddings  float32 [batch, D]
+avc/  signature "correspondence":
+  images       uint8 [batch, height, width, 3]
+  waveform     float32 [batch, samples]  the first `audio_seconds` after resampling are used
+                                         (zero-padded if shorter)
+  sample_rate  int32 []
+  -> probability float32 [batch]     P(image and sound correspond)
+
+D: 512 for L3-Net (tower outputs), embedding_width (128, L2-normalised) for AVE-Net.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Tuple
+
+import keras
+import tensorflow as tf
+
+from l3net.models.config import ModelConfig
+from l3net.serving import images as images_lib
+from l3net.serving import resample as resample_lib
+from l3net.serving import windows as windows_lib
+
+AUDIO, IMAGE, AVC = "audio_embedding", "image_embedding", "avc"
+SIGNATURE_NAMES = {AUDIO: "embed_audio", IMAGE: "embed_images", AVC: "correspondence"}
+WINDOWS_SIGNATURE = "embed_windows"
+# Windows sent through the audio tower at once inside embed_audio (bounds activation memory).
+AUDIO_CHUNK = 32
+
+_WAVEFORM = tf.TensorSpec([None, None], tf.float32, name="waveform")
+_RATE = tf.TensorSpec([], tf.int32, name="sample_rate")
+_HOP = tf.TensorSpec([], tf.float32, name="hop_seconds")
+_IMAGES = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+
+
+def _check_rate(sample_rate: tf.Tensor) -> tf.Tensor:
+    tf.debugging.assert_positive(sample_rate, message="sample_rate must be > 0")
+    return sample_rate
+
+
+def embed_in_chunks(audio_model: keras.Model, windows: tf.Tensor, chunk: int = AUDIO_CHUNK) -> tf.Tensor:
+    """float32 [K, window] -> [K, D], `chunk` windows at a time."""
+    count = tf.shape(windows)[0]
+    chunks = (count + chunk - 1) // chunk
+    padded = tf.pad(windows, [[0, chunks * chunk - count], [0, 0]])
+    padded = tf.reshape(padded, [chunks, chunk, windows.shape[-1]])
+    width = audio_model.output.shape[-1]
+    out = tf.map_fn(lambda w: audio_model(w, training=False), padded, parallel_iterations=1,
+                    fn_output_signature=tf.TensorSpec([chunk, width], tf.float32))
+    return tf.reshape(out, [-1, width])[:count]
+
+
+def audio_function(audio_model: keras.Model, cfg: ModelConfig) -> Tuple[Callable, List[tf.TensorSpec]]:
+    window = cfg.num_audio_samples
+
+    def embed_audio(waveform, sample_rate, hop_seconds):
+        tf.debugging.assert_positive(hop_seconds, message="hop_seconds must be > 0")
+        x = resample_lib.resample(waveform, _check_rate(sample_rate), cfg.sample_rate)
+        hop = tf.maximum(1, tf.cast(tf.round(hop_seconds * cfg.sample_rate), tf.int32))
+        frames = windows_lib.frame_windows(x, window, hop)  # [B, n, window]
+        batch, count = tf.shape(frames)[0], tf.shape(frames)[1]
+        emb = embed_in_chunks(audio_model, tf.reshape(frames, [-1, window]))
+        emb = tf.reshape(emb, tf.stack([batch, count, tf.shape(emb)[-1]]))
+        stamps = tf.cast(tf.range(count) * hop, tf.float32) / float(cfg.sample_rate)
+        return {"embeddings": emb, "timestamps": stamps}
+
+    return embed_audio, [_WAVEFORM, _RATE, _HOP]
+
+
+def windows_function(audio_model: keras.Model, cfg: ModelConfig) -> Tuple[Callable, List[tf.TensorSpec]]:
+    def embed_windows(windows):
+        return {"embeddings": audio_model(windows, training=False)}
+
+    return embed_windows, [tf.TensorSpec([None, cfg.num_audio_samples], tf.float32, name="windows")]
+
+
+def image_function(image_model: keras.Model, cfg: ModelConfig, resize: int) -> Tuple[Callable, List[tf.TensorSpec]]:
+    def embed_images(images):
+        x = images_lib.prepare_images(images, cfg.image_size, resize)
+        return {"embeddings": image_model(x, training=False)}
+
+    return embed_images, [_IMAGES]
+
+
+def first_window(waveform: tf.Tensor, window: int) -> tf.Tensor:
+    """[B, N] -> [B, window]: the first `window` samples, zero-padded."""
+    x = tf.pad(waveform, tf.stack([[0, 0], tf.stack([0, tf.maximum(window - tf.shape(waveform)[1], 0)])]))
+    return x[:, :window]
+
+
+def avc_function(model: keras.Model, cfg: ModelConfig, resize: int) -> Tuple[Callable, List[tf.TensorSpec]]:
+    def correspondence(images, waveform, sample_rate):
+        x = images_lib.prepare_images(images, cfg.image_size, resize)
+        audio = first_window(resample_lib.resample(waveform, _check_rate(sample_rate), cfg.sample_rate),
+                             cfg.num_audio_samples)
+        scores = model({"image": x, "audio": audio}, training=False)
+        return {"probability": scores[:, 1]}
+
+    return correspondence, [_IMAGES, _WAVEFORM, _RATE]
+
+
+Endpoint = Tuple[str, Callable, List[tf.TensorSpec]]
+
+
+def all_functions(model: keras.Model, cfg: ModelConfig, resize: int) -> Dict[str, List[Endpoint]]:
+    """{use: [(signature name, fn, input_signature), ...]} for the three SavedModels; main one first."""
+    from l3net.models import embedding_models
+
+    image_model, audio_model = embedding_models(model)
+    return {AUDIO: [(SIGNATURE_NAMES[AUDIO], *audio_function(audio_model, cfg)),
+                    (WINDOWS_SIGNATURE, *windows_function(audio_model, cfg))],
+            IMAGE: [(SIGNATURE_NAMES[IMAGE], *image_function(image_model, cfg, resize))],
+            AVC: [(SIGNATURE_NAMES[AVC], *avc_function(model, cfg, resize))]}

@@ -1,0 +1,237 @@
+"""l3net.embed: windows and timestamps, streaming = in-memory, files of any format, the CLI.
+
+References are independent of the code under test: windows are cut by hand in numpy from the
+documented convention and pushed through the Keras embedding model directly. One test runs the
+installed `l3net_embed` command in a subprocess (exit status, stderr); the other CLI checks call
+its main() in-process (`run_cli`), as a fresh interpreter costs seconds of TF import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags
+
+import media_fixtures as mf
+from l3net import model_dir as model_dir_lib
+from l3net.audio_files import AudioFileError, read_audio, resample_audio
+from l3net.command_line import flags_parser
+from l3net.embed import api
+from l3net.embed import cli as embed_cli
+from l3net.embed.audio_windows import iter_windows
+from l3net.embed.embedder import get_embedder
+from l3net.models import build_model, embedding_models
+from l3net.models.config import ModelConfig
+
+RATE = 8000
+TINY = ModelConfig(image_size=32, vision_widths=(8, 16), audio_widths=(8, 16), frontend="mel32",
+                   sample_rate=RATE, audio_seconds=0.5, batchnorm_momentum=0.8)
+RESIZE = 36
+TOL = 1e-5
+BIN = os.path.dirname(sys.executable)
+
+
+def write_tiny_model_dir(path: str, cfg: ModelConfig = TINY, seed: int = 0) -> str:
+    """A model dir as `l3net_train` leaves it (config, run config, one checkpoint), random weights."""
+    keras_seed = tf.keras.utils.set_random_seed if hasattr(tf.keras.utils, "set_random_seed") else None
+    if keras_seed:
+        keras_seed(seed)
+    model = build_model(cfg)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME), "w") as f:
+        f.write(cfg.to_json())
+    with open(os.path.join(path, model_dir_lib.RUN_CONFIG_NAME), "w") as f:
+        json.dump({"data": {"resize_short_side": RESIZE}}, f)
+    step = tf.Variable(7, dtype=tf.int64)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model, step=step),
+                                         model_dir_lib.checkpoint_dir(path), max_to_keep=1)
+    manager.save(checkpoint_number=7)
+    return path
+
+
+def run_cli(module, argv) -> int:
+    """Exit status of an absl command module's main(argv), run in-process as `app.run` would."""
+    try:
+        return module.main(flags_parser(module.TOOL)(argv))
+    except SystemExit as e:
+        return e.code
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+def reference_windows(audio: np.ndarray, window: int, hop: int, center: bool) -> np.ndarray:
+    """The documented convention, written out directly."""
+    n = audio.shape[0]
+    if center:
+        count = max(1, int(np.ceil(n / hop)))
+        starts = [i * hop - window // 2 for i in range(count)]
+    else:
+        count = 1 + max(0, (n - window) // hop)
+        starts = [i * hop for i in range(count)]
+    out = np.zeros((len(starts), window), np.float32)
+    for k, s in enumerate(starts):
+        lo, hi = max(s, 0), min(s + window, n)
+        if hi > lo:
+            out[k, lo - s:hi - s] = audio[lo:hi]
+    return out
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> str:
+    return write_tiny_model_dir(str(tmp_path_factory.mktemp("tiny_model")))
+
+
+@pytest.fixture(scope="module")
+def keras_audio(model_dir):
+    model, _, _ = model_dir_lib.load_model(model_dir)
+    return embedding_models(model)[1]
+
+
+@pytest.mark.parametrize("window,hop,center", [(10, 3, True), (10, 3, False), (9, 4, True), (8, 20, True),
+                                               (8, 20, False), (5, 5, True)])
+def test_streamed_windows_equal_the_convention_for_any_blocking(window, hop, center):
+    rng = np.random.default_rng(window * 100 + hop)
+    for n in (0, 1, 4, 17, 40):
+        audio = rng.standard_normal(n).astype(np.float32)
+        want = reference_windows(audio, window, hop, center)
+        cuts = np.sort(rng.integers(0, n + 1, size=4))
+        blocks = [b for b in np.split(audio, cuts) if b.shape[0]]
+        got = np.array(list(iter_windows(blocks, window, hop, center))).reshape(-1, window)
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_audio_embedding_timestamps_and_hop(model_dir, keras_audio, center):
+    rng = np.random.default_rng(1)
+    audio = (0.3 * rng.standard_normal(int(1.37 * RATE))).astype(np.float32)
+    emb, ts = api.get_audio_embedding(audio, RATE, model=model_dir, hop_size=0.1, center=center, batch_size=5)
+    hop = int(0.1 * RATE)
+    windows = reference_windows(audio, TINY.num_audio_samples, hop, center)
+    assert emb.shape == (windows.shape[0], 16) and ts.shape == (windows.shape[0],)
+    assert emb.shape[0] == (14 if center else 9)
+    np.testing.assert_allclose(ts, np.arange(emb.shape[0]) * 0.1, atol=1e-12)
+    np.testing.assert_allclose(emb, keras_audio(windows, training=False).numpy(), atol=TOL)
+
+
+def test_short_clip_gives_one_padded_window(model_dir, keras_audio, tmp_path):
+    path = mf.write_sound(str(tmp_path / "short.wav"), seconds=0.05, sample_rate=RATE)
+    emb, ts = api.embed_audio_file(path, model=model_dir, hop_size=0.1)
+    assert emb.shape == (1, 16) and ts.tolist() == [0.0]
+    audio = read_audio(path, RATE)
+    want = keras_audio(reference_windows(audio, TINY.num_audio_samples, 800, True), training=False).numpy()
+    np.testing.assert_allclose(emb, want, atol=TOL)
+
+
+def test_streaming_equals_in_memory(model_dir, tmp_path, monkeypatch):
+    path = mf.write_sound(str(tmp_path / "long.wav"), seconds=3.3, sample_rate=44100, channels=2)
+    whole = api.get_audio_embedding(read_audio(path, RATE), RATE, model=model_dir, hop_size=0.13)
+    monkeypatch.setattr(api, "STREAM_BLOCK_SECONDS", 0.37)  # blocks cut through windows
+    streamed = api.embed_audio_file(path, model=model_dir, hop_size=0.13, batch_size=4)
+    np.testing.assert_allclose(streamed[0], whole[0], atol=TOL)
+    np.testing.assert_array_equal(streamed[1], whole[1])
+
+
+@pytest.mark.parametrize("rate,channels", [(8000, 1), (96000, 1), (44100, 2)])
+def test_files_at_any_rate_and_channel_count(model_dir, tmp_path, rate, channels):
+    path = mf.write_sound(str(tmp_path / f"s{rate}.wav"), codec="pcm_f32le", seconds=1.0, sample_rate=rate,
+                          channels=channels)
+    out = api.process_audio_file(path, model=model_dir, output_dir=str(tmp_path / "out"), hop_size=0.25)
+    assert out == str(tmp_path / "out" / f"s{rate}.npz")
+    with np.load(out) as data:
+        assert data["embedding"].shape == (4, 16)
+        np.testing.assert_allclose(data["timestamps"], [0, 0.25, 0.5, 0.75])
+        # The array API on the same (float32, so exact) samples, channels last, agrees with the file.
+        tone = mf.tone(1.0, rate, 440.0, 0.5, channels).T
+        emb, _ = api.get_audio_embedding(tone, rate, model=model_dir, hop_size=0.25)
+        np.testing.assert_allclose(emb, data["embedding"], rtol=1e-3, atol=1e-3)
+    assert sorted(os.listdir(tmp_path / "out")) == [f"s{rate}.npz"]
+
+
+def test_corrupt_file_is_a_clear_error(model_dir, tmp_path):
+    bad = mf.write_bytes(str(tmp_path / "bad.flac"), b"fLaC" + b"\x00" * 300)
+    with pytest.raises(AudioFileError) as info:
+        api.process_audio_file(bad, model=model_dir, output_dir=str(tmp_path / "out"))
+    assert str(info.value).startswith(bad + ": ") and "\n" not in str(info.value)
+    assert not os.path.exists(tmp_path / "out") or not os.listdir(tmp_path / "out")
+
+
+def test_images_and_video(model_dir, tmp_path):
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 256, (40, 50, 3), dtype=np.uint8), rng.integers(0, 256, (36, 36, 3), dtype=np.uint8)]
+    batch = api.get_image_embedding(images, model=model_dir)
+    single = np.stack([api.get_image_embedding(im, model=model_dir) for im in images])
+    assert batch.shape == (2, 16)
+    np.testing.assert_allclose(batch, single, atol=TOL)
+    grey = api.get_image_embedding(images[0][:, :, 0], model=model_dir)
+    np.testing.assert_allclose(grey, api.get_image_embedding(np.repeat(images[0][:, :, :1], 3, 2), model=model_dir),
+                               atol=TOL)
+    video = mf.write_video(str(tmp_path / "v.mp4"), seconds=1.0, fps=10, sample_rate=44100)
+    out = api.process_video_file(video, model=model_dir, hop_size=0.25, output_dir=str(tmp_path))
+    with np.load(out) as data:
+        np.testing.assert_allclose(data["image_timestamps"], [0, 0.25, 0.5, 0.75])
+        assert data["image_embedding"].shape == (4, 16)
+        assert data["audio_embedding"].shape[1] == 16 and data["audio_embedding"].shape[0] in (4, 5)
+        first = mf.video_frame(0.0, 1.0, 64, 48)  # frame 0 through the codec is close to the pattern
+        assert np.abs(data["image_embedding"][0] - api.get_image_embedding(first, model=model_dir)).max() < 0.1
+
+
+def test_embedder_is_built_once(model_dir):
+    assert get_embedder(model_dir) is get_embedder(os.path.join(model_dir, "."))
+
+
+def test_cli_formats_failures_and_exit_status(model_dir, tmp_path):
+    files = [mf.write_sound(str(tmp_path / "a.flac"), codec="flac", sample_rate=44100, channels=2),
+             mf.write_sound(str(tmp_path / "b.ogg"), codec="vorbis", sample_rate=44100, channels=2),
+             mf.write_sound(str(tmp_path / "c.mp3"), codec="libmp3lame", sample_rate=44100),
+             mf.write_bytes(str(tmp_path / "corrupt.wav"), b"RIFF0000WAVEjunk" * 10),
+             mf.write_sound(str(tmp_path / "d.wav"), codec="pcm_s32le", sample_rate=96000, channels=2)]
+    out_dir = tmp_path / "emb"
+    proc = subprocess.run([os.path.join(BIN, "l3net_embed"), "audio", *files, "--model", model_dir,
+                           "--output_dir", str(out_dir), "--hop", "0.5"], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert f"failed: {files[3]}: " in proc.stderr
+    assert sorted(os.listdir(out_dir)) == ["a.npz", "b.npz", "c.npz", "d.npz"]
+    for name in ("a", "b", "c", "d"):
+        with np.load(out_dir / f"{name}.npz") as data:
+            # 1 s of sound, hop 0.5 -> windows at 0 and 0.5 (lossy codecs may pad a few ms: one more).
+            count = 3 if name in ("b", "c") and data["timestamps"].shape[0] == 3 else 2
+            assert data["embedding"].shape == (count, 16)
+            np.testing.assert_allclose(data["timestamps"], 0.5 * np.arange(count))
+
+
+def test_cli_names_its_own_flag_for_a_bad_model(tmp_path, capsys):
+    sound = mf.write_sound(str(tmp_path / "a.wav"))
+    for bad in (tmp_path / "none", tmp_path):  # missing; a directory that is neither export nor model dir
+        capsys.readouterr()
+        assert run_cli(embed_cli, ["l3net_embed", "audio", sound, "--model", str(bad)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"l3net_embed: error: --model: {bad}: ")
+        assert "l3net_export --export_dir" in err[0] and "l3net_train --model_dir" in err[0]
+    assert not os.path.exists(tmp_path / "a.npz")
+    assert run_cli(embed_cli, ["l3net_embed", "audio", sound]) == 2
+    assert run_cli(embed_cli, ["l3net_embed", "audio", sound, "--model", str(tmp_path), "--hop", "0"]) == 2
+
+
+def test_video_arrays(model_dir, keras_audio):
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 256, (7, 30, 40, 3), dtype=np.uint8)  # 0.7 s at 10 fps
+    audio = (0.3 * rng.standard_normal((9000, 2))).astype(np.float32)
+    got = api.get_video_embedding(frames, 10.0, audio, 11025, model=model_dir, hop_size=0.25, batch_size=2)
+    # t = 0, 0.25, 0.5 show frames 0, 2 and 5 (t = 0.75 is past the end).
+    np.testing.assert_allclose(got["image_timestamps"], [0, 0.25, 0.5])
+    np.testing.assert_allclose(got["image_embedding"], api.get_image_embedding(frames[[0, 2, 5]], model=model_dir),
+                               atol=TOL)
+    mono = resample_audio(audio, 11025, RATE)  # tests/test_audio_files.py checks it against scipy
+    windows = reference_windows(mono, TINY.num_audio_samples, 2000, True)
+    np.testing.assert_allclose(got["audio_embedding"], keras_audio(windows, training=False).numpy(), atol=TOL)
+    np.testing.assert_allclose(got["audio_timestamps"], 0.25 * np.arange(windows.shape[0]))
+    silent = api.get_video_embedding(frames[:1], 4.0, model=model_dir, hop_size=0.1)
+    assert silent["image_embedding"].shape == (3, 16) and silent["audio_embedding"].shape == (0, 16)
+    with pytest.raises(ValueError):
+        api.get_video_embedding(frames[..., 0], 10.0, model=model_dir)
