@@ -64,7 +64,7 @@ def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int
     rate = tf.cast(parsed["sample_rate"], tf.float64)
     audio = parsed["audio"]
     num_samples = tf.cast(tf.strings.length(audio), tf.int64) // 2
-    audio = tf.cond(num_samples < window, lambda: _zero_pad(audio, window), lambda: audio)
+    audio = tf.cond(num_samples < window, lambda: zero_pad_audio(audio, window), lambda: audio)
     max_start = tf.maximum(num_samples - window, 0)
     # Windows start at grid step k (time k / fps), 0 <= k <= k_max, and lie inside the audio.
     k_max = tf.floor(tf.cast(max_start, tf.float64) * fps / rate)
@@ -103,7 +103,7 @@ def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int
     }
 
 
-def _zero_pad(audio: tf.Tensor, window: int) -> tf.Tensor:
+def zero_pad_audio(audio: tf.Tensor, window: int) -> tf.Tensor:
     """int16 byte string -> the same bytes followed by zeros up to `window` samples."""
     missing = 2 * window - tf.strings.length(audio)
     return tf.strings.join([audio, tf.strings.substr(tf.constant(b"\0" * (2 * window)), 0, missing)])
