@@ -1,7 +1,8 @@
 """Models: the shared VGG block builder, audio front ends, towers, L3-Net and AVE-Net.
 
 Public API:
-  build_model(cfg) -> keras.Model          L3-Net or AVE-Net for a ModelConfig
+  build_model(cfg) -> keras.Model          L3-Net, AVE-Net or AVOL-Net for a ModelConfig
+  localizer(model, cfg)                    AVOL-Net per-cell heat-map model for frames of any size
   get_towers(model), embedding_models(model) nested sub-models sharing the AVC model's weights
   audio_conv_feature_model(m), vision_conv_feature_model(m)   last conv block before pooling
   AudioFrontend                            waveform -> [B, bins, frames, 1] log spectrogram
@@ -23,6 +24,7 @@ _EXPORTS = {
     "audio_conv_feature_model": "avc_models", "build_avenet": "avc_models", "build_l3net": "avc_models",
     "build_model": "avc_models", "embedding_models": "avc_models", "get_towers": "avc_models",
     "vision_conv_feature_model": "avc_models",
+    "build_avolnet": "avolnet", "grid_size": "avolnet", "localizer": "avolnet",
     "ModelConfig": "config",
     "EuclideanDistance": "distance",
     "FrontendGeometry": "frontend_geometry",

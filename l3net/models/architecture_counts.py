@@ -7,8 +7,9 @@ Conventions:
   - Convs are 3x3 'same' without bias (BN follows); BN has 4 values per channel: gamma, beta
     (trainable) and moving mean, moving variance (non-trainable).
   - FLOPs are forward-pass FLOPs for ONE example, 2 per multiply-add, counted exactly for convs,
-    dense layers and the learned front end's filterbank. BN, ReLU, pooling, softmax and the
-    distance are not counted (they are O(activations), < 1 % here).
+    dense layers and the learned front end's filterbank. BN, ReLU, pooling, softmax, the
+    distance and AVOL-Net's per-cell dot products are not counted (they are O(activations),
+    < 1 % here).
   - The FFT front ends ('linear', 'mel<N>') are an estimate: per frame, a real FFT of n points at
     2.5 n log2(n) FLOPs plus the window multiply (window FLOPs), magnitude (3 per bin), and for mel
     the mel matrix product (2 x fft bins x N).
@@ -55,13 +56,23 @@ def _trunk_flops(height: int, width: int, in_channels: int, widths: Sequence[int
     return flops
 
 
-def _head_layers(cfg: ModelConfig) -> List[Tuple[int, int]]:
-    """(fan_in, fan_out) of every dense layer after the towers."""
+def _head_layers(cfg: ModelConfig) -> List[Tuple[int, int, int]]:
+    """(fan_in, fan_out, positions) of every dense / 1x1-conv layer after the towers.
+
+    positions: how many times the layer is applied per example (AVOL-Net's 1x1 convs run on every
+    cell of the (image_size / 2**len(vision_widths))^2 grid)."""
     v, a = cfg.vision_widths[-1], cfg.audio_widths[-1]
     if cfg.model == "l3net":
-        return [(v + a, cfg.fusion_width), (cfg.fusion_width, 2)]
+        return [(v + a, cfg.fusion_width, 1), (cfg.fusion_width, 2, 1)]
     e = cfg.embedding_width
-    return [(v, e), (e, e), (a, e), (e, e), (1, 2)]
+    if cfg.model == "avolnet":
+        cells = (cfg.image_size // 2 ** len(cfg.vision_widths)) ** 2
+        return [(v, e, cells), (e, e, cells), (a, e, 1), (e, e, 1)]
+    return [(v, e, 1), (e, e, 1), (a, e, 1), (e, e, 1), (1, 2, 1)]
+
+
+# AVOL-Net's calibration: one learned scale (as its logarithm) and one bias.
+AVOLNET_CALIBRATION_PARAMS = 2
 
 
 def count_params(cfg: ModelConfig) -> Dict[str, int]:
@@ -74,7 +85,9 @@ def count_params(cfg: ModelConfig) -> Dict[str, int]:
     trunk, trunk_nt = _trunk_params(1, cfg.audio_widths)
     audio = frontend + BN_VALUES + trunk  # BN_VALUES: the one-channel input BatchNorm
     audio_nt = 2 + trunk_nt
-    head = sum(fan_in * fan_out + fan_out for fan_in, fan_out in _head_layers(cfg))
+    head = sum(fan_in * fan_out + fan_out for fan_in, fan_out, _ in _head_layers(cfg))
+    if cfg.model == "avolnet":
+        head += AVOLNET_CALIBRATION_PARAMS
     total = vision + audio + head
     non_trainable = vision_nt + audio_nt
     return {"vision_tower": vision, "audio_frontend": frontend, "audio_tower": audio, "head": head,
@@ -98,6 +111,6 @@ def count_flops(cfg: ModelConfig) -> Dict[str, int]:
     vision = _trunk_flops(cfg.image_size, cfg.image_size, 3, cfg.vision_widths)
     frontend = _frontend_flops(g)
     audio = frontend + _trunk_flops(g.num_bins, g.num_frames, 1, cfg.audio_widths)
-    head = sum(2 * fan_in * fan_out for fan_in, fan_out in _head_layers(cfg))
+    head = sum(2 * fan_in * fan_out * positions for fan_in, fan_out, positions in _head_layers(cfg))
     return {"vision_tower": vision, "audio_frontend": frontend, "audio_tower": audio, "head": head,
             "total": vision + audio + head}

@@ -18,6 +18,7 @@ from typing import Tuple
 
 import keras
 
+from l3net.models.avolnet import build_avolnet
 from l3net.models.config import ModelConfig
 from l3net.models.distance import EuclideanDistance
 from l3net.models.towers import AUDIO_TOWER, VISION_TOWER, build_audio_tower, build_vision_tower
@@ -73,10 +74,12 @@ def build_avenet(cfg: ModelConfig) -> keras.Model:
 
 
 def build_model(cfg: ModelConfig) -> keras.Model:
-    """The AVC model `cfg.model` names ('l3net' or 'avenet'); raises ValueError on a bad config."""
+    """The AVC model `cfg.model` names ('l3net', 'avenet' or 'avolnet'); raises ValueError on a bad config."""
     cfg.validate()
     if cfg.model == "l3net":
         return build_l3net(cfg)
+    if cfg.model == "avolnet":
+        return build_avolnet(cfg)
     return build_avenet(cfg)
 
 

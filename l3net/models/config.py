@@ -16,7 +16,7 @@ from typing import Any, Dict, Tuple
 
 from l3net.models.frontend_geometry import frontend_geometry
 
-MODEL_NAMES = ("l3net", "avenet")
+MODEL_NAMES = ("l3net", "avenet", "avolnet")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +37,8 @@ class ModelConfig:
     frontend: str = "linear"
     sample_rate: int = 48000
     audio_seconds: float = 1.0
-    # Width of the fusion fc layer (L3-Net) and of the embedding layers (AVE-Net).
+    # Width of the fusion fc layer (L3-Net) and of the embedding layers (AVE-Net; AVOL-Net's per-cell
+    # and audio embeddings).
     fusion_width: int = 128
     embedding_width: int = 128
     # Momentum of BatchNorm's moving statistics (Keras default 0.99). Short runs (CPU demo,
