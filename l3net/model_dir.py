@@ -69,17 +69,27 @@ def load_model(model_dir: str, *, require_checkpoint: bool = True) -> Tuple["obj
     Raises:
       ModelDirError: if the directory, its config or (when required) a checkpoint is missing.
     """
-    import tensorflow as tf
-
     from l3net.models import build_model
 
     cfg = read_model_config(model_dir)
     model = build_model(cfg)
+    return model, cfg, restore_checkpoint(model, model_dir, require=require_checkpoint)
+
+
+def restore_checkpoint(model: "object", model_dir: str, *, config_name: str = MODEL_CONFIG_NAME,
+                       require: bool = True) -> int:
+    """Restores the newest checkpoint of `model_dir` into `model` (built from `config_name`).
+
+    Returns the checkpoint's training step (0 if there is none and `require` is False).
+    Raises ModelDirError if a required checkpoint is missing or does not fit the model.
+    """
+    import tensorflow as tf
+
     path = latest_checkpoint(model_dir)
     if path is None:
-        if require_checkpoint:
+        if require:
             raise ModelDirError(f"{checkpoint_dir(model_dir)}: no checkpoint; train first with `l3net_train`")
-        return model, cfg, 0
+        return 0
     step = tf.Variable(0, dtype=tf.int64)
     status = tf.train.Checkpoint(model=model, step=step).restore(path)
     try:
@@ -87,8 +97,8 @@ def load_model(model_dir: str, *, require_checkpoint: bool = True) -> Tuple["obj
         # a silently missing one would be evaluated at its random initial value.
         status.assert_existing_objects_matched().expect_partial()
     except AssertionError as e:
-        raise ModelDirError(f"{path}: does not match {MODEL_CONFIG_NAME} ({str(e).splitlines()[0]})") from None
-    return model, cfg, int(step.numpy())
+        raise ModelDirError(f"{path}: does not match {config_name} ({str(e).splitlines()[0]})") from None
+    return int(step.numpy())
 
 
 def read_run_config(model_dir: str) -> Dict[str, Any]:

@@ -212,3 +212,23 @@ def test_history_rows_after_the_checkpoint_are_dropped_on_resume(tmp_path):
     with open(path) as f:
         rows = list(csv.DictReader(f))
     assert [(int(r["step"]), r["split"]) for r in rows] == [(10, "train"), (20, "train"), (20, "val")]
+
+
+
+@pytest.mark.parametrize("model_name", ["l3net", "avenet"])
+def test_batch_negatives_training_lowers_the_loss(data_dir, tmp_path, model_name):
+    """`--batch_negatives` (all B x B pairs of a batch) trains the same network for the same AVC task."""
+    cfg = dataclasses.replace(MODEL_CFG, model=model_name)
+    path = str(tmp_path)
+    with open(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME), "w") as f:
+        f.write(cfg.to_json())
+    train_cfg = TrainConfig(learning_rate=2e-3, train_steps=100, log_every_steps=10, eval_every_steps=100,
+                            eval_pairs=16, batch_negatives=True)
+    result = train(cfg, DATA_CFG, train_cfg, data_dir, path, verbose=False)
+    assert result.final_step == 100
+    before = evaluate_avc(build_model(cfg), _fixed_pairs(data_dir, "train"))
+    model, _, step = model_dir_lib.load_model(path)
+    after = evaluate_avc(model, _fixed_pairs(data_dir, "train"))
+    assert step == 100
+    assert after.loss < before.loss - 0.05, (before.loss, after.loss)
+    assert after.accuracy > before.accuracy

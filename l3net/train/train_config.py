@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict
 
+from l3net.train.lr_schedule import SCHEDULES
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
@@ -17,6 +19,9 @@ class TrainConfig:
     """
 
     learning_rate: float = 1e-4
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    batch_negatives: bool = False
     weight_decay: float = 1e-5
     train_steps: int = 100000
     time_budget_minutes: float = 0.0
@@ -32,6 +37,10 @@ class TrainConfig:
         """Raises ValueError starting with the offending field name; returns self."""
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate={self.learning_rate}: must be > 0")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule={self.lr_schedule}: must be one of {', '.join(SCHEDULES)}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps={self.warmup_steps}: must be >= 0")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay={self.weight_decay}: must be >= 0")
         if self.train_steps < 1:

@@ -1,7 +1,8 @@
-"""The training loop: AVC cross-entropy, Adam with weight decay, any `tf.distribute` strategy.
+"""The training loop: any task (AVC, envelope), Adam with weight decay, any `tf.distribute` strategy.
 
-One trainer serves every model and config (L3-Net, AVE-Net, paper or CPU demo sizes); what
-differs lives in the config objects. A custom loop rather than `model.fit` because resuming must
+One trainer serves every task, model and config (L3-Net, AVE-Net, the envelope network, paper or
+CPU demo sizes); what differs lives in the config objects and the `Task` (model, inputs, loss,
+metric, validation: `l3net.train.tasks`). A custom loop rather than `model.fit` because resuming must
 restore the exact step and optimizer state mid-run, the run must stop on a step count or a
 wall-time budget, and validation uses a fixed pair set.
 
@@ -26,29 +27,33 @@ import keras
 import tensorflow as tf
 
 from l3net import model_dir as model_dir_lib
-from l3net.data import avc_dataset
 from l3net.data.config import DataConfig
 from l3net.data.schema import DatasetError
-from l3net.evaluation.avc import evaluate_avc
-from l3net.models import build_model
 from l3net.models.config import ModelConfig
+from l3net.train.avc_task import AvcTask
 from l3net.train.distribution import is_chief, make_strategy
+from l3net.train.lr_schedule import learning_rate_at, run_progress
 from l3net.train.progress import ProgressBar
+from l3net.train.tasks import Task
 from l3net.train.train_config import TrainConfig
 from l3net.train.training_curves import append_history, plot_training_curves, truncate_history
 
 
 @dataclasses.dataclass
 class TrainResult:
-    """What a run did: the step it reached and its last train/val numbers."""
+    """What a run did: the step it reached and its last train/val numbers.
+
+    `*_metric` is the task's `metric_name` (AVC accuracy, envelope correlation).
+    """
 
     start_step: int
     final_step: int
     stopped_by: str  # 'steps' | 'time_budget' | 'interrupted' | 'already_done' | 'error'
+    metric_name: str = "accuracy"
     train_loss: float = float("nan")
-    train_accuracy: float = float("nan")
+    train_metric: float = float("nan")
     val_loss: float = float("nan")
-    val_accuracy: float = float("nan")
+    val_metric: float = float("nan")
     elapsed_s: float = 0.0
 
 
@@ -63,10 +68,17 @@ def _run_seed(seed: int, step: int) -> int:
 
 def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
           data_dir: str, model_dir: str, *, verbose: bool = True) -> TrainResult:
-    """Trains (or resumes) the model of `model_dir` on `data_dir` until a stop condition.
+    """Trains (or resumes) the AVC model of `model_dir` on `data_dir` until a stop condition.
 
     The model dir must already hold the resolved configs (see `l3net.train.main`).
     """
+    task = AvcTask(model_cfg, data_cfg, train_cfg.eval_pairs, batch_negatives=train_cfg.batch_negatives)
+    return train_task(task, train_cfg, data_dir, model_dir, verbose=verbose)
+
+
+def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str, *,
+               verbose: bool = True) -> TrainResult:
+    """Trains (or resumes) `task`'s model in `model_dir` on `data_dir` until a stop condition."""
     t_start = time.monotonic()
     if train_cfg.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
@@ -80,7 +92,7 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
 
     with strategy.scope():
         keras.utils.set_random_seed(train_cfg.seed)
-        model = build_model(model_cfg)
+        model = task.build_model()
         optimizer = keras.optimizers.Adam(learning_rate=train_cfg.learning_rate)
         optimizer.build(model.trainable_variables)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
@@ -89,52 +101,45 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
     latest = tf.train.latest_checkpoint(chief_ckpt_dir)
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
+    else:
+        with strategy.scope():
+            task.initialize(model)
     start_step = int(step_var.numpy())
     history_path = os.path.join(model_dir, model_dir_lib.HISTORY_NAME)
     if chief:
         # Rows logged after the last checkpoint of a killed run would repeat on resume.
         truncate_history(history_path, start_step)
-    result = TrainResult(start_step=start_step, final_step=start_step, stopped_by="already_done")
+    result = TrainResult(start_step=start_step, final_step=start_step, stopped_by="already_done",
+                         metric_name=task.metric_name)
     if start_step >= train_cfg.train_steps:
         if verbose:
             print(f"{model_dir}: already trained to step {start_step} (--train_steps={train_cfg.train_steps})")
         return result
 
-    global_batch = data_cfg.batch_size
-    train_ds = avc_dataset(data_dir, "train", data_cfg, training=True, seed=_run_seed(train_cfg.seed, start_step))
+    global_batch = task.global_batch_size
+    train_ds = task.train_dataset(data_dir, _run_seed(train_cfg.seed, start_step))
     iterator = iter(strategy.experimental_distribute_dataset(train_ds))
-    eval_cfg = dataclasses.replace(data_cfg, augment=False)
-
-    def val_dataset() -> tf.data.Dataset:
-        return avc_dataset(data_dir, "val", eval_cfg, training=False, seed=train_cfg.seed,
-                           num_pairs=train_cfg.eval_pairs)
-
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction="none")
     decayed = [v for v in model.trainable_variables if v.path.endswith("kernel")]
 
     @tf.function(jit_compile=train_cfg.jit_compile)
     def replica_step(features: Dict[str, tf.Tensor], labels: tf.Tensor):
-        inputs = {"image": features["image"], "audio": features["audio"]}
         with tf.GradientTape() as tape:
-            probs = tf.cast(model(inputs, training=True), tf.float32)
-            per_example = loss_fn(labels, probs)
+            per_example, metric_sum = task.compute(model, features, labels)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
             penalty = train_cfg.weight_decay * tf.add_n([tf.nn.l2_loss(v) for v in decayed])
             total = loss + tf.nn.scale_regularization_loss(penalty)
         grads = tape.gradient(total, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probs, axis=1, output_type=tf.int32),
-                                                 tf.cast(labels, tf.int32)), tf.float32))
-        return loss, correct
+        return loss, metric_sum
 
     @tf.function
     def train_step(it):
         features, labels = next(it)
-        loss, correct = strategy.run(replica_step, args=(features, labels))
+        loss, metric_sum = strategy.run(replica_step, args=(features, labels))
         loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
-        correct = strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
+        metric_sum = strategy.reduce(tf.distribute.ReduceOp.SUM, metric_sum, axis=None)
         step_var.assign_add(1)
-        return loss, correct / global_batch
+        return loss, metric_sum / global_batch
 
     summary_root = os.path.join(model_dir, model_dir_lib.SUMMARY_SUBDIR)
     writers = {split: tf.summary.create_file_writer(os.path.join(summary_root, split))
@@ -143,44 +148,52 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
     progress = ProgressBar(train_cfg.train_steps, start=start_step, budget_s=budget_s)
     t_window = time.monotonic()
 
-    def log(split: str, step: int, loss: float, acc: float, extra: Optional[Dict[str, float]] = None) -> None:
+    def log(split: str, step: int, loss: float, metric: float, extra: Optional[Dict[str, float]] = None) -> None:
         if not chief:
             return
         elapsed = time.monotonic() - t_start
-        append_history(history_path, step, split, loss, acc, elapsed)
+        append_history(history_path, step, split, loss, metric, elapsed, metric_name=task.metric_name)
         with writers[split].as_default(step=step):
-            tf.summary.scalar("avc_loss", loss)
-            tf.summary.scalar("avc_accuracy", acc)
+            tf.summary.scalar(f"{task.name}_loss", loss)
+            tf.summary.scalar(f"{task.name}_{task.metric_name}", metric)
             for k, v in (extra or {}).items():
                 tf.summary.scalar(k, v)
 
     def validate(step: int) -> None:
         try:
-            res = evaluate_avc(model, val_dataset())
+            res = task.validate(model, data_dir, train_cfg.seed)
         except DatasetError:
             return  # No usable val split: `l3net_train` warned once at start.
-        result.val_loss, result.val_accuracy = res.loss, res.accuracy
-        log("val", step, res.loss, res.accuracy)
+        result.val_loss, result.val_metric = res.loss, res.metric
+        log("val", step, res.loss, res.metric)
         if verbose:
-            print(f"\nstep {step}: val AVC accuracy {res.accuracy:.4f} loss {res.loss:.4f} "
-                  f"({res.num_pairs} pairs)")
+            print(f"\nstep {step}: {res.description}")
 
     # Per-step results stay on the device until a log step (no host sync every step).
     window: list = []
     step = start_step
+
+    def set_learning_rate() -> float:
+        progress = run_progress(step, train_cfg.train_steps, time.monotonic() - t_start, budget_s)
+        lr = learning_rate_at(train_cfg.learning_rate, train_cfg.lr_schedule, progress, step,
+                              train_cfg.warmup_steps)
+        optimizer.learning_rate.assign(lr)
+        return lr
+
     try:
         while True:
+            lr = set_learning_rate()
             window.append(train_step(iterator))
             step += 1
             out_of_time = budget_s > 0 and time.monotonic() - t_start >= budget_s
             finished = step >= train_cfg.train_steps
             if step % train_cfg.log_every_steps == 0 or finished or out_of_time:
                 values = tf.reduce_mean(tf.stack([tf.stack(w) for w in window]), axis=0).numpy()
-                loss, acc = float(values[0]), float(values[1])
+                loss, metric = float(values[0]), float(values[1])
                 rate = len(window) * global_batch / max(time.monotonic() - t_window, 1e-9)
-                log("train", step, loss, acc, {"examples_per_s": rate})
-                progress.update(step, {"loss": loss, "acc": acc}, final=finished or out_of_time)
-                result.train_loss, result.train_accuracy = loss, acc
+                log("train", step, loss, metric, {"examples_per_s": rate, "learning_rate": lr})
+                progress.update(step, {"loss": loss, task.progress_key: metric}, final=finished or out_of_time)
+                result.train_loss, result.train_metric = loss, metric
                 window, t_window = [], time.monotonic()
             if step % train_cfg.eval_every_steps == 0 or finished or out_of_time:
                 manager.save(checkpoint_number=step)
@@ -205,5 +218,6 @@ def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
         for w in writers.values():
             w.flush()
         plot_training_curves(history_path, os.path.join(model_dir, model_dir_lib.CURVES_NAME),
-                             title=f"{model_cfg.model} - {os.path.basename(os.path.abspath(model_dir))}")
+                             title=f"{task.title} - {os.path.basename(os.path.abspath(model_dir))}",
+                             **task.curve_options())
     return result

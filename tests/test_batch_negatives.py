@@ -1,0 +1,63 @@
+"""All-pairs AVC scoring and its loss, against the model's own per-pair output and NumPy."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from l3net.models import ModelConfig, build_model
+from l3net.models.pairwise_avc import PairwiseAvc
+from l3net.train.batch_negatives import PROB_EPS, all_pairs_loss, video_keys
+
+SMALL = dict(image_size=32, vision_widths=(4, 8), audio_widths=(4, 8), sample_rate=8000,
+             audio_seconds=0.5, fusion_width=8, embedding_width=6, frontend="mel32")
+
+
+@pytest.mark.parametrize("name", ["l3net", "avenet", "avolnet"])
+def test_every_pair_equals_the_model_on_that_pair(name):
+    keras.utils.set_random_seed(0)
+    cfg = ModelConfig(model=name, **SMALL)
+    model = build_model(cfg)
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (3, 32, 32, 3)).astype(np.float32)
+    audio = rng.uniform(-0.5, 0.5, (3, cfg.num_audio_samples)).astype(np.float32)
+    pairs = np.asarray(PairwiseAvc(model)(image, audio, training=False))
+    assert pairs.shape == (3, 3, 2)
+    for i in range(3):
+        frames = np.repeat(image[i:i + 1], 3, axis=0)
+        direct = np.asarray(model({"image": frames, "audio": audio}, training=False))
+        np.testing.assert_allclose(pairs[i], direct, atol=1e-5)
+
+
+def _reference_loss(p1, labels, frame_ids, audio_ids):
+    p1 = np.clip(p1, PROB_EPS, 1 - PROB_EPS)
+    pos = [-np.log(p1[i, i]) for i in range(len(labels)) if labels[i] == 1]
+    neg = [-np.log(1 - p1[i, j]) for i in range(len(labels)) for j in range(len(labels))
+           if frame_ids[i] != audio_ids[j]]
+    return 0.5 * (np.mean(pos) + np.mean(neg))
+
+
+def test_loss_weighs_positives_and_negatives_equally_and_ignores_same_video_cross_pairs():
+    rng = np.random.default_rng(1)
+    frame_ids = np.array([b"a", b"a", b"b", b"c", b"d"])
+    audio_ids = np.array([b"a", b"a", b"c", b"c", b"a"])  # pair 2 and 4 are sampled negatives
+    labels = np.array([1, 1, 0, 1, 0], np.int32)
+    p1 = rng.uniform(0.01, 0.99, (5, 5)).astype(np.float32)
+    probs = np.stack([1 - p1, p1], axis=-1)
+    got = all_pairs_loss(tf.constant(probs), tf.constant(labels), video_keys(tf.constant(frame_ids)),
+                         video_keys(tf.constant(audio_ids)))
+    np.testing.assert_allclose(float(got), _reference_loss(p1, labels, frame_ids, audio_ids), rtol=1e-5)
+    # The same-video cross pair (frame 0, audio 1) does not count: changing it changes nothing.
+    p1b = p1.copy()
+    p1b[0, 1] = 0.5 if p1[0, 1] != 0.5 else 0.4
+    again = all_pairs_loss(tf.constant(np.stack([1 - p1b, p1b], -1)), tf.constant(labels),
+                           video_keys(tf.constant(frame_ids)), video_keys(tf.constant(audio_ids)))
+    np.testing.assert_allclose(float(again), float(got), rtol=1e-6)
+
+
+def test_saturated_probabilities_give_a_finite_loss():
+    probs = np.zeros((2, 2, 2), np.float32)
+    probs[..., 1] = 1.0  # says "match" everywhere, also for the negatives
+    loss = all_pairs_loss(tf.constant(probs), tf.constant([1, 1]), video_keys(tf.constant([b"x", b"y"])),
+                          video_keys(tf.constant([b"x", b"y"])))
+    assert np.isfinite(float(loss)) and float(loss) > 5
