@@ -129,7 +129,8 @@ def _run(args, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=240, **kw)
 
 
-def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path, signum):
     model_dir = str(tmp_path / "interrupted")
     args = [os.path.join(BIN, "l3net_train"), f"--data_dir={data_dir}", f"--model_dir={model_dir}", *TINY_FLAGS]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -141,7 +142,7 @@ def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path):
         if os.path.exists(history) and len(open(history).read().splitlines()) >= 3:
             break
         time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
     saved = model_dir_lib.load_model(model_dir)[2]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import time
 from typing import Dict, Optional
 
@@ -34,6 +35,7 @@ from l3net.train.avc_task import AvcTask
 from l3net.train.distribution import is_chief, make_strategy
 from l3net.train.lr_schedule import learning_rate_at, run_progress
 from l3net.train.progress import ProgressBar
+from l3net.train.stop_signals import StopSignals
 from l3net.train.tasks import Task
 from l3net.train.train_config import TrainConfig
 from l3net.train.training_curves import append_history, plot_training_curves, truncate_history
@@ -180,7 +182,8 @@ def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str
         optimizer.learning_rate.assign(lr)
         return lr
 
-    try:
+    def train_until_stop(stop_signals: StopSignals) -> None:
+        nonlocal step, window, t_window
         while True:
             lr = set_learning_rate()
             window.append(train_step(iterator))
@@ -200,18 +203,27 @@ def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str
                 validate(step)
             if finished or out_of_time:
                 result.stopped_by = "steps" if finished else "time_budget"
-                break
+                return
+            if stop_signals.requested is not None:
+                return
+
+    stop_signals = StopSignals()
+    try:
+        with stop_signals:
+            train_until_stop(stop_signals)
     except KeyboardInterrupt:
-        manager.save(checkpoint_number=int(step_var.numpy()))
-        result.stopped_by = "interrupted"
-        if verbose:
-            print(f"\ninterrupted: checkpoint saved at step {int(step_var.numpy())}; re-run to resume")
+        stop_signals.requested = signal.SIGINT
     except tf.errors.OpError as e:
         saved = int(step_var.numpy())
         manager.save(checkpoint_number=saved)
         first = (e.message or str(e)).strip().splitlines()[0]
         raise TrainingError(f"training stopped at step {saved} (checkpoint saved; fix the cause and re-run "
                             f"to resume): {type(e).__name__}: {first}") from None
+    if stop_signals.requested is not None:
+        manager.save(checkpoint_number=int(step_var.numpy()))
+        result.stopped_by = "interrupted"
+        if verbose:
+            print(f"\ninterrupted: checkpoint saved at step {int(step_var.numpy())}; re-run to resume")
     result.final_step = int(step_var.numpy())
     result.elapsed_s = time.monotonic() - t_start
     if chief:
