@@ -18,7 +18,7 @@ demo: install
 	$(BIN)/l3net_demo --workdir=runs/demo
 
 test: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/ruff check . && $(BIN)/python -m pytest -q tests
 
 clean:
 	rm -rf $(VENV) runs

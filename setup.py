@@ -19,10 +19,10 @@ setup(
         "tensorboard",  # tf.summary writers; TensorFlow >= 2.20 no longer pulls it in.
         "scikit-learn",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "ruff"]},
     entry_points={
         "console_scripts": [
-            "l3net_data=data_tools.cli:main",
+            "l3net_data=data_tools.cli:run",
             "l3net_train=l3net.train.main:run",
             "l3net_eval=l3net.evaluation.cli:run",
             "l3net_demo=l3net.demo:run",

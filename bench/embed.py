@@ -26,11 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import av  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-from l3net import model_dir as model_dir_lib  # noqa: E402
 from l3net.embed import api  # noqa: E402
 from l3net.embed.embedder import get_embedder  # noqa: E402
+from l3net.model_dir import ModelDir  # noqa: E402
 from l3net.models import build_model  # noqa: E402
 from l3net.models.config import ModelConfig  # noqa: E402
 
@@ -41,12 +40,7 @@ def peak_rss_mb() -> float:
 
 def write_model_dir(path: str, cfg: ModelConfig) -> str:
     """A model dir with random weights (config + one checkpoint), as `l3net_train` would leave it."""
-    model = build_model(cfg)
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME), "w") as f:
-        f.write(cfg.to_json())
-    checkpoint = tf.train.Checkpoint(model=model, step=tf.Variable(0, dtype=tf.int64))
-    tf.train.CheckpointManager(checkpoint, model_dir_lib.checkpoint_dir(path), max_to_keep=1).save(0)
+    ModelDir(path).write_for_inference(cfg, build_model(cfg))
     return path
 
 
@@ -93,7 +87,8 @@ def main() -> None:
         emb, _ = api.embed_audio_file(long_path, model=embedder, hop_size=args.memory_hop, batch_size=32)
         elapsed = time.perf_counter() - t0
         size_mb = os.path.getsize(long_path) / 2 ** 20
-        print(f"{args.file_seconds:.0f} s file ({size_mb:.0f} MB WAV, {args.file_seconds * cfg.sample_rate * 4 / 2 ** 20:.0f} "
+        float_mb = args.file_seconds * cfg.sample_rate * 4 / 2 ** 20
+        print(f"{args.file_seconds:.0f} s file ({size_mb:.0f} MB WAV, {float_mb:.0f} "
               f"MB as float32 at {cfg.sample_rate} Hz), hop {args.memory_hop} s, batch 32: {emb.shape[0]} windows in "
               f"{elapsed:.0f} s; peak RSS {before:.0f} MB before, {peak_rss_mb():.0f} MB after")
 

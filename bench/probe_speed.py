@@ -34,7 +34,7 @@ def windows_per_clip(window_s: float, hop_s: float) -> int:
 
 def time_decode(sample_rate: int, repeats: int) -> float:
     """Seconds to read one 5 s 44.1 kHz 16-bit mono WAV at `sample_rate`."""
-    from data_tools.synthetic.media_writer import write_wav
+    from l3net.media_encode import write_wav
     from l3net.audio_files import read_audio
 
     with tempfile.TemporaryDirectory() as tmp:

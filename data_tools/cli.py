@@ -9,6 +9,9 @@
   l3net_data synthetic_esc50 --output_dir E [--seed S --clips_per_class 8]
   l3net_data synthetic_dcase2013 --output_dir E [--seed S --clips_per_class 10 --seconds 30]
 
+`l3net_data COMMAND --help` lists the flags of COMMAND with its defaults (a flag such as --seed or
+--clips_per_class has a different default per command); a flag of another command is an error.
+
 Exit status: 0 done; 1 nothing could be converted (see D/failures.csv) or a write failed; 2 a
 user mistake (bad flag, invalid manifest line, output dir of another conversion), reported on one
 line with nothing written; 130 interrupted (re-run the same command to resume).
@@ -16,103 +19,222 @@ line with nothing written; 130 interrupted (re-run the same command to resume).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import Callable, NoReturn, Optional, Sequence
+import types
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
+from absl import flags
+
+from l3net import cli_flags
+from l3net.command_line import fail, run_tool
+
+TOOL = "l3net_data"
+FLAGS = flags.FLAGS
 EXIT_OK, EXIT_NOTHING_CONVERTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-class _UsageError(Exception):
-    """A user mistake; printed as one line, exit status 2."""
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports mistakes on one line (no usage dump) and can be tested."""
+# The flags only l3net_data has; those several commands share (output_dir, workers, seed, ...)
+# are defined once in l3net.cli_flags. Each flag's default and help are set per sub-command
+# from _COMMANDS before the command line is parsed.
+_OWN_FLAGS = {
+    "manifest": flags.DEFINE_string,
+    "audioset_csv": flags.DEFINE_string,
+    "class_index_csv": flags.DEFINE_string,
+    "video_dir": flags.DEFINE_string,
+    "num_shards": flags.DEFINE_integer,
+    "jpeg_quality": flags.DEFINE_integer,
+    "drop_short": flags.DEFINE_boolean,
+    "silence_threshold": flags.DEFINE_float,
+    "val_fraction": flags.DEFINE_float,
+    "test_fraction": flags.DEFINE_float,
+    "width": flags.DEFINE_integer,
+    "height": flags.DEFINE_integer,
+    "clips_per_class": flags.DEFINE_integer,
+    "seconds": flags.DEFINE_float,
+}
+for _name, _define in _OWN_FLAGS.items():
+    _define(_name, None, "l3net_data flag; `l3net_data COMMAND --help` gives its meaning and default.")
 
-    def error(self, message: str) -> NoReturn:
-        raise _UsageError(f"{self.prog}: {message} (see --help)")
+REQUIRED = object()  # as a default in _COMMANDS: the flag must be given
+
+# Sub-command -> its flags -> (default, help). The single source of the flags' defaults, of
+# their required-ness and of which command accepts which flag.
+_COMMANDS: Dict[str, Dict[str, Tuple[Any, str]]] = {
+    "convert": {
+        "manifest": (None, "CSV with columns path,labels[,split][,id]; labels `;`-separated. "
+                           "Give it, or --audioset_csv with --class_index_csv and --video_dir."),
+        "audioset_csv": (None, "AudioSet segments CSV (YTID, start_seconds, end_seconds, labels)."),
+        "class_index_csv": (None, "AudioSet class index CSV (index,mid,display_name)."),
+        "video_dir": (None, "Folder with the AudioSet downloads, named {YTID}.* or {YTID}_{start}*."),
+        "output_dir": (REQUIRED, "Dataset folder to write (resumable)."),
+        "num_shards": (0, "Shards per split (capped by its video count); 0 = one per 64 videos."),
+        "workers": (_cpu_count(), "Decoding processes (default: the number of CPUs this process may use)."),
+        "fps": (12.0, "Stored frames per second."),
+        "sample_rate": (48000, "Hz of the stored mono audio."),
+        "short_side": (256, "Frames are resized to this short side (pixels)."),
+        "jpeg_quality": (90, "JPEG quality of the stored frames, 1-100, libjpeg-like."),
+        "max_seconds": (10.0, "Seconds converted from the start of each video/segment; 0 = all."),
+        "drop_short": (False, "Drop videos with < 1 s of audio instead of zero-padding them."),
+        "silence_threshold": (1e-3, "Audio peaking below this fraction of full scale counts as silent."),
+        "val_fraction": (0.1, "Share of videos without a split cell assigned to val (by id hash)."),
+        "test_fraction": (0.1, "Share of videos without a split cell assigned to test (by id hash)."),
+    },
+    "synthetic": {
+        "output_dir": (REQUIRED, "Folder for the videos and labels.csv."),
+        "num_videos": (REQUIRED, "Videos to generate."),
+        "seed": (REQUIRED, "Same seed, same videos."),
+        "workers": (1, "Rendering processes."),
+        "max_seconds": (10.0, "Length of each video (s)."),
+        "width": (160, "Frame width (pixels)."),
+        "height": (120, "Frame height (pixels)."),
+        "clutter": (1.0, "0..1: how often videos get a second sounding object, an off-screen sound and "
+                         "silent distractors (1 = the full world)."),
+    },
+    "synthetic_esc50": {
+        "output_dir": (REQUIRED, "Folder for audio/ and meta/esc50.csv."),
+        "seed": (0, "Same seed, same clips."),
+        "clips_per_class": (8, "5 s clips per class."),
+    },
+    "synthetic_dcase2013": {
+        "output_dir": (REQUIRED, "Folder for the scene recordings."),
+        "seed": (0, "Same seed, same clips."),
+        "clips_per_class": (10, "Recordings per scene class."),
+        "seconds": (30.0, "Length of each recording (s)."),
+    },
+}
+_ALL_FLAGS = tuple(dict.fromkeys(name for uses in _COMMANDS.values() for name in uses))
+
+
+Declared = Dict[str, cli_flags.SharedFlag]
+
+
+def _declarations(command: Optional[str]) -> Tuple[Declared, Declared]:
+    """(shared flags, own flags) with the defaults and help texts of `command`; for None (no
+    command given) all flags, each help text naming every command's meaning and default."""
+    if command is not None:
+        declared = {name: (None, f"{text} (required)") if default is REQUIRED else (default, text)
+                    for name, (default, text) in _COMMANDS[command].items()}
+    else:
+        declared = {name: (None, "; ".join(f"{cmd}: {uses[name][1]}{_default_text(uses[name][0])}"
+                                           for cmd, uses in _COMMANDS.items() if name in uses))
+                    for name in _ALL_FLAGS}
+    shared = cli_flags.uses(**{n: d for n, d in declared.items() if n in cli_flags.SHARED_FLAGS})
+    own = {n: cli_flags.SharedFlag(*d) for n, d in declared.items() if n not in cli_flags.SHARED_FLAGS}
+    return shared, own
+
+
+def _default_text(default: Any) -> str:
+    if default is REQUIRED:
+        return " (required)"
+    return "" if default is None else f" (default: {default})"
+
+
+def _command_of(args: Sequence[str]) -> Optional[str]:
+    """The sub-command if it is the first argument (then --help shows its flags and defaults)."""
+    return args[0] if args and args[0] in _COMMANDS else None
+
+
+def run() -> None:
+    """Console-script entry point (`l3net_data`)."""
+    shared, own = _declarations(_command_of(sys.argv[1:]))
+    cli_flags.apply(own)
+    for name in own:  # --help lists the command's own flags, run_tool adds its shared ones
+        FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
+    run_tool(TOOL, _main, __doc__, [], shared=shared)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the `l3net_data` console script; returns the exit status."""
-    parser = _build_parser()
+    """Runs `l3net_data` in this process with `argv`, the arguments after the program name
+    (`main(["convert", "--manifest", "m.csv", ...])`); returns the exit status.
+
+    Parses the flags itself, as `run` does; afterwards the flags are unparsed and their defaults
+    and help texts restored, so it can be called repeatedly and leaves no state behind for other
+    commands run in the same process (tests). A usage mistake prints the same one line as the
+    command and returns 2. Without `argv` it is the console script (`run`, which exits):
+    console-script wrappers installed as `l3net_data=data_tools.cli:main` keep working.
+    """
+    if argv is None:
+        run()
+    shared, own = _declarations(_command_of(argv))
+    declared = {**shared, **own}
+    before = {name: cli_flags.SharedFlag(FLAGS[name].default, FLAGS[name].help) for name in declared}
+    FLAGS.unparse_flags()
+    cli_flags.apply(declared)
     try:
-        args = parser.parse_args(argv)
-        return args.run(args)
-    except _UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _main(_parse_flags([TOOL, *argv]))
+    except SystemExit as e:  # `fail`: one line printed, status 2
+        return e.code
+    finally:
+        FLAGS.unparse_flags()
+        cli_flags.apply(before)
+
+
+def _parse_flags(argv: List[str]) -> List[str]:
+    """`l3net.command_line.flags_parser`, but naming an unknown flag as typed (`--bogus`)."""
+    try:
+        return FLAGS(argv)
+    except flags.UnrecognizedFlagError as e:
+        fail(TOOL, str(e).replace(f"Unknown command line flag '{e.flagname}'", f"unknown flag --{e.flagname}"))
+    except flags.Error as e:
+        fail(TOOL, str(e).splitlines()[0])
+
+
+def _main(argv: List[str]) -> int:
+    """argv: [program, COMMAND] once absl has taken the flags out."""
+    command = _check_command(argv[1:])
+    options = _options(command)
+    try:
+        return _RUN[command](options)
     except KeyboardInterrupt:
-        print("interrupted; re-run the same command to resume", file=sys.stderr)
+        print(f"{TOOL}: interrupted; re-run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="l3net_data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
-    defaults = argparse.ArgumentDefaultsHelpFormatter
-
-    convert = commands.add_parser("convert", help="videos -> sharded TFRecords + dataset.json",
-                                  formatter_class=defaults)
-    source = convert.add_argument_group("input (a manifest, or AudioSet segments)")
-    source.add_argument("--manifest", help="CSV with columns path,labels[,split][,id]; labels `;`-separated")
-    source.add_argument("--audioset_csv", help="AudioSet segments CSV (YTID, start_seconds, end_seconds, labels)")
-    source.add_argument("--class_index_csv", help="AudioSet class index CSV (index,mid,display_name)")
-    source.add_argument("--video_dir", help="folder with the downloads, named {YTID}.* or {YTID}_{start}*")
-    convert.add_argument("--output_dir", required=True, help="dataset folder to write (resumable)")
-    convert.add_argument("--num_shards", type=int, default=0,
-                         help="shards per split (capped by its video count); 0 = one per 64 videos")
-    convert.add_argument("--workers", type=int, default=_cpu_count(), help="decoding processes")
-    convert.add_argument("--fps", type=float, default=12.0, help="stored frames per second")
-    convert.add_argument("--sample_rate", type=int, default=48000, help="Hz of the stored mono audio")
-    convert.add_argument("--short_side", type=int, default=256, help="frames are resized to this short side")
-    convert.add_argument("--jpeg_quality", type=int, default=90, help="1-100, libjpeg-like")
-    convert.add_argument("--max_seconds", type=float, default=10.0,
-                         help="seconds converted from the start of each video/segment; 0 = all")
-    convert.add_argument("--drop_short", action="store_true",
-                         help="drop videos with < 1 s of audio instead of zero-padding them")
-    convert.add_argument("--silence_threshold", type=float, default=1e-3,
-                         help="audio peaking below this fraction of full scale counts as silent")
-    convert.add_argument("--val_fraction", type=float, default=0.1,
-                         help="share of videos without a split cell assigned to val (by id hash)")
-    convert.add_argument("--test_fraction", type=float, default=0.1,
-                         help="share of videos without a split cell assigned to test (by id hash)")
-    convert.set_defaults(run=_run_convert)
-
-    videos = commands.add_parser("synthetic", help="generate synthetic audio-visual videos + manifest",
-                                 formatter_class=defaults)
-    videos.add_argument("--output_dir", required=True, help="folder for the videos and labels.csv")
-    videos.add_argument("--num_videos", type=int, required=True, help="videos to generate")
-    videos.add_argument("--seed", type=int, required=True, help="same seed, same videos")
-    videos.add_argument("--workers", type=int, default=1, help="rendering processes")
-    videos.add_argument("--max_seconds", type=float, default=10.0, help="length of each video")
-    videos.add_argument("--width", type=int, default=160, help="frame width (pixels)")
-    videos.add_argument("--height", type=int, default=120, help="frame height (pixels)")
-    videos.add_argument("--clutter", type=float, default=1.0,
-                        help="0..1: how often videos get a second sounding object, an off-screen sound and "
-                             "silent distractors (1 = the full world)")
-    videos.set_defaults(run=_run_synthetic)
-
-    esc50 = commands.add_parser("synthetic_esc50", help="generate an ESC-50-layout synthetic sound dataset",
-                                formatter_class=defaults)
-    esc50.add_argument("--output_dir", required=True, help="folder for audio/ and meta/esc50.csv")
-    esc50.add_argument("--seed", type=int, default=0, help="same seed, same clips")
-    esc50.add_argument("--clips_per_class", type=int, default=8, help="5 s clips per class")
-    esc50.set_defaults(run=_run_synthetic_esc50)
-
-    dcase = commands.add_parser("synthetic_dcase2013", help="generate a DCASE2013-SCD-layout synthetic dataset",
-                                formatter_class=defaults)
-    dcase.add_argument("--output_dir", required=True, help="folder for the scene recordings")
-    dcase.add_argument("--seed", type=int, default=0, help="same seed, same clips")
-    dcase.add_argument("--clips_per_class", type=int, default=10, help="recordings per scene class")
-    dcase.add_argument("--seconds", type=float, default=30.0, help="length of each recording")
-    dcase.set_defaults(run=_run_synthetic_dcase2013)
-    return parser
+def _check_command(args: Sequence[str]) -> str:
+    commands = " | ".join(_COMMANDS)
+    if not args:
+        fail(TOOL, f"give a command: {commands} (see --help)")
+    if args[0] not in _COMMANDS:
+        fail(TOOL, f"unknown command {args[0]!r}: give one of {commands} (see --help)")
+    if len(args) > 1:
+        fail(TOOL, f"{args[0]}: unexpected argument {args[1]!r} (flags are --name value)")
+    return args[0]
 
 
-def _run_convert(args: argparse.Namespace) -> int:
+def _options(command: str) -> types.SimpleNamespace:
+    """The command's flag values: given on the command line, else the command's default.
+
+    Per-command defaults are resolved here (not only by `run`'s pre-parse defaults), so values do
+    not depend on where on the command line the command name stood.
+    """
+    uses = _COMMANDS[command]
+    for name in (*_ALL_FLAGS, *cli_flags.SHARED_FLAGS):
+        if name not in uses and FLAGS[name].present:
+            fail(TOOL, f"{command}: --{name} is not a flag of this command (see {TOOL} {command} --help)")
+    values = {}
+    for name, (default, _) in uses.items():
+        if FLAGS[name].present:
+            values[name] = FLAGS[name].value
+        elif default is REQUIRED:
+            fail(TOOL, f"{command}: --{name} is required")
+        else:
+            values[name] = default
+    return types.SimpleNamespace(command=command, **values)
+
+
+def _usage_error(command: str, message: str) -> NoReturn:
+    fail(TOOL, f"{command}: {message}")
+
+
+def _run_convert(args: types.SimpleNamespace) -> int:
     from data_tools.convert import ConvertOptions
     from data_tools.manifest import ManifestError, read_audioset_segments, read_manifest
     from data_tools.shard_writer import ConversionStateError, write_dataset
@@ -131,22 +253,22 @@ def _run_convert(args: argparse.Namespace) -> int:
                                 workers=args.workers, val_fraction=args.val_fraction,
                                 test_fraction=args.test_fraction, description=description)
     except (ManifestError, ConversionStateError) as e:
-        raise _UsageError(str(e)) from None
+        _usage_error("convert", str(e))
     except OSError as e:  # e.g. disk full: finished shards stay valid, a re-run resumes.
-        print(f"error: l3net_data convert: cannot write {e.filename or args.output_dir} ({e.strerror or e}); "
+        print(f"{TOOL}: error: convert: cannot write {e.filename or args.output_dir} ({e.strerror or e}); "
               "fix it and re-run the same command to resume", file=sys.stderr)
         return EXIT_NOTHING_CONVERTED
     _print_summary(summary, args.output_dir)
     return EXIT_OK if summary.converted else EXIT_NOTHING_CONVERTED
 
 
-def _convert_options(args: argparse.Namespace) -> dict:
+def _convert_options(args: types.SimpleNamespace) -> dict:
     """Validates the convert flags; returns ConvertOptions keyword arguments."""
     audioset = (args.audioset_csv, args.class_index_csv, args.video_dir)
     if bool(args.manifest) == any(audioset):
-        raise _UsageError("l3net_data convert: give either --manifest or --audioset_csv/--class_index_csv/--video_dir")
+        _usage_error("convert", "give either --manifest or --audioset_csv/--class_index_csv/--video_dir")
     if not args.manifest and not all(audioset):
-        raise _UsageError("l3net_data convert: --audioset_csv needs --class_index_csv and --video_dir too")
+        _usage_error("convert", "--audioset_csv needs --class_index_csv and --video_dir too")
     checks = [
         ("--num_shards", args.num_shards >= 0, "must be >= 0"),
         ("--workers", args.workers >= 1, "must be >= 1"),
@@ -162,7 +284,7 @@ def _convert_options(args: argparse.Namespace) -> dict:
     ]
     for flag, ok, what in checks:
         if not ok:
-            raise _UsageError(f"l3net_data convert: {flag} {what}")
+            _usage_error("convert", f"{flag} {what}")
     return dict(fps=args.fps, sample_rate=args.sample_rate, short_side=args.short_side,
                 jpeg_quality=args.jpeg_quality, max_seconds=args.max_seconds, drop_short=args.drop_short,
                 silence_threshold=args.silence_threshold)
@@ -183,7 +305,7 @@ def _print_summary(summary, output_dir: str) -> None:
         print("nothing could be converted; dataset.json was not written", file=sys.stderr)
 
 
-def _run_synthetic(args: argparse.Namespace) -> int:
+def _run_synthetic(args: types.SimpleNamespace) -> int:
     _require_positive(args, "num_videos", "workers", "max_seconds", "width", "height")
     from data_tools.synthetic import generate_videos
 
@@ -192,7 +314,7 @@ def _run_synthetic(args: argparse.Namespace) -> int:
         width=args.width, height=args.height, clutter=args.clutter))
 
 
-def _run_synthetic_esc50(args: argparse.Namespace) -> int:
+def _run_synthetic_esc50(args: types.SimpleNamespace) -> int:
     _require_positive(args, "clips_per_class")
     from data_tools.synthetic import generate_esc50
 
@@ -200,7 +322,7 @@ def _run_synthetic_esc50(args: argparse.Namespace) -> int:
         args.output_dir, args.seed, clips_per_class=args.clips_per_class))
 
 
-def _run_synthetic_dcase2013(args: argparse.Namespace) -> int:
+def _run_synthetic_dcase2013(args: types.SimpleNamespace) -> int:
     _require_positive(args, "clips_per_class", "seconds")
     from data_tools.synthetic import generate_dcase2013
 
@@ -208,30 +330,31 @@ def _run_synthetic_dcase2013(args: argparse.Namespace) -> int:
         args.output_dir, args.seed, clips_per_class=args.clips_per_class, seconds=args.seconds))
 
 
+_RUN: Dict[str, Callable[[types.SimpleNamespace], int]] = {
+    "convert": _run_convert,
+    "synthetic": _run_synthetic,
+    "synthetic_esc50": _run_synthetic_esc50,
+    "synthetic_dcase2013": _run_synthetic_dcase2013,
+}
+
+
 def _generate(command: str, output_dir: str, generate: Callable[[], object]) -> int:
     try:
         result = generate()
     except ValueError as e:
-        raise _UsageError(f"l3net_data {command}: {e}") from None
+        _usage_error(command, str(e))
     except OSError as e:
-        print(f"error: l3net_data {command}: {e}", file=sys.stderr)
+        print(f"{TOOL}: error: {command}: {e}", file=sys.stderr)
         return EXIT_NOTHING_CONVERTED
-    print(f"l3net_data {command}: wrote {output_dir}" + (f" ({result})" if isinstance(result, str) else ""))
+    print(f"{TOOL} {command}: wrote {output_dir}" + (f" ({result})" if isinstance(result, str) else ""))
     return EXIT_OK
 
 
-def _require_positive(args: argparse.Namespace, *names: str) -> None:
+def _require_positive(args: types.SimpleNamespace, *names: str) -> None:
     for name in names:
         if not getattr(args, name) > 0:
-            raise _UsageError(f"l3net_data {args.command}: --{name} must be > 0")
-
-
-def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
+            _usage_error(args.command, f"--{name} must be > 0")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

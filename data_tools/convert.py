@@ -14,8 +14,8 @@ from typing import Union
 import numpy as np
 
 from data_tools.manifest import VideoSource
-from data_tools.media_decode import MediaError, decode_clip
 from l3net.data.schema import VideoRecord
+from l3net.media_decode import MediaError, decode_clip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +25,7 @@ class ConvertOptions:
     fps:               stored frames per second (frame i shows time i / fps).
     sample_rate:       Hz of the stored mono audio (paper: 48 kHz).
     short_side:        frames are resized so their short side is this (paper: 256).
-    jpeg_quality:      1-100, libjpeg-like (see `media_decode.jpeg_qscale`).
+    jpeg_quality:      1-100, libjpeg-like (see `l3net.media_decode.jpeg_qscale`).
     max_seconds:       seconds converted from the clip start (papers: first 10 s); 0 = all.
     window_seconds:    the AVC audio window; shorter audio is zero-padded to it, or dropped.
     drop_short:        drop videos with less than one window of audio instead of padding.
@@ -60,7 +60,7 @@ class Failure:
 def convert_video(source: VideoSource, options: ConvertOptions) -> Union[VideoRecord, Failure]:
     """Decodes `source` into a record with `options`; `source.split` must already be set.
 
-    Returns a `Failure` for any unusable input (see `media_decode.decode_clip` for the kinds,
+    Returns a `Failure` for any unusable input (see `l3net.media_decode.decode_clip` for the kinds,
     plus "silent audio" and "too short"); the record's audio is int16 [S] with
     S >= window_seconds * sample_rate, frames are JPEGs (see `l3net.data.schema`).
     """

@@ -24,7 +24,7 @@ from typing import Iterator, List, Optional, Tuple, Type
 import av
 import numpy as np
 
-from data_tools.media_decode import MediaError, check_file, strerror
+from l3net.media_decode import MediaError, check_file, strerror
 
 # Blocks of `read_audio` (samples at the output rate): large enough that the Python loop costs
 # nothing, small next to the result.

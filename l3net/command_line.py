@@ -10,9 +10,11 @@ module's docstring and flags those of the running program.
 from __future__ import annotations
 
 import sys
-from typing import Callable, List, NoReturn, Sequence
+from typing import Callable, List, Mapping, NoReturn, Optional, Sequence
 
 from absl import app, flags
+
+from l3net import cli_flags
 
 USAGE_EXIT = 2
 
@@ -35,16 +37,23 @@ def flags_parser(tool: str) -> Callable[[List[str]], List[str]]:
     return parse
 
 
-def show_module_help(flag_modules: Sequence[str], docstring: str) -> None:
-    """Makes `--help` print `docstring` and the flags defined in `flag_modules` (call before `app.run`)."""
+def show_module_help(flag_modules: Sequence[str], docstring: str, shared: Sequence[str] = ()) -> None:
+    """Makes `--help` print `docstring`, the flags defined in `flag_modules` and the `shared` flags
+    the command uses (call before `app.run`)."""
     sys.modules["__main__"].__doc__ = docstring
     by_module = flags.FLAGS.flags_by_module_dict()
     for module in flag_modules:
         for flag in by_module.get(module, []):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    for name in shared:
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
 
-def run_tool(tool: str, main: Callable[[List[str]], int], docstring: str, flag_modules: Sequence[str]) -> None:
-    """Console-script entry: `--help` from the command's module, flag errors as `fail`, then `main`."""
-    show_module_help(flag_modules, docstring)
+def run_tool(tool: str, main: Callable[[List[str]], int], docstring: str, flag_modules: Sequence[str],
+             shared: Optional[Mapping[str, cli_flags.SharedFlag]] = None) -> None:
+    """Console-script entry: the command's defaults of the shared flags (`cli_flags.uses`), `--help`
+    from the command's module, flag errors as `fail`, then `main`."""
+    cli_flags.apply(shared or {})
+    show_module_help(flag_modules, docstring, tuple(shared or ()))
     app.run(main, flags_parser=flags_parser(tool))
+

@@ -26,15 +26,18 @@ from typing import Dict, List
 
 from absl import flags
 
+from l3net import cli_flags
 from l3net.command_line import run_tool
 
 FLAGS = flags.FLAGS
+SHARED = cli_flags.uses(
+    num_videos=(480, "Synthetic videos to generate."),
+    seed=(0, "Seed of the synthetic dataset."),
+    workers=(2, "Processes for generation and conversion."),
+    clutter=(0.0, "Synthetic clutter (0 = one sounding object per video, 1 = distractors, off-screen sounds and "
+                  "two-object videos): minutes of CPU training get past 0's plateau."),
+)
 flags.DEFINE_string("workdir", "runs/demo", "Where videos, TFRecords, models and reports go.")
-flags.DEFINE_integer("num_videos", 480, "Synthetic videos to generate.")
-flags.DEFINE_integer("seed", 0, "Seed of the synthetic dataset.")
-flags.DEFINE_integer("workers", 2, "Processes for generation and conversion.")
-flags.DEFINE_float("clutter", 0.0, "Synthetic clutter (0 = one sounding object per video, 1 = distractors, "
-                   "off-screen sounds and two-object videos): minutes of CPU training get past 0's plateau.")
 flags.DEFINE_string("train_flagfile", None, "Training flagfile (default configs/demo_cpu.flags).")
 flags.DEFINE_float("target_accuracy", 0.85, "Held-out AVC accuracy the demo is expected to reach.")
 flags.DEFINE_boolean("probe", True, "Run the ESC-50-layout probe (trained vs random init) after training.")
@@ -108,6 +111,10 @@ def main(argv: List[str]) -> int:
     print(f"  held-out AVC accuracy ({report['num_pairs']} test pairs): {accuracy:.4f} "
           f"(chance 0.5, target >= {FLAGS.target_accuracy})")
     print(f"  model: {model_dir}  (training curves: {os.path.join(model_dir, 'training_curves.png')})")
+    best = _best_info(model_dir)
+    if best:
+        print(f"  evaluated checkpoint: the best by validation, step {best['step']} "
+              f"(val {best['metric_name']} {best['metric']:.4f})")
     if accuracy < FLAGS.target_accuracy:
         print(f"  note: below the target accuracy {FLAGS.target_accuracy}")
     if probes:
@@ -123,6 +130,12 @@ def main(argv: List[str]) -> int:
                 f"{value:.3f} / {chance:.3f}"
             print(f"    {direction:<8s} {shown}")
     return 0
+
+
+def _best_info(model_dir: str) -> dict:
+    from l3net.model_dir import ModelDir
+
+    return ModelDir(model_dir).best_info()
 
 
 def _read_json(path: str) -> dict:
@@ -158,7 +171,7 @@ def _retrieval_stage(model_dir: str, data_dir: str, timings: Dict[str, float]) -
 
 def run() -> None:
     """Console-script entry point."""
-    run_tool("l3net_demo", main, __doc__, [__name__])
+    run_tool("l3net_demo", main, __doc__, [__name__], shared=SHARED)
 
 
 if __name__ == "__main__":

@@ -78,8 +78,8 @@ def _check_pair(pair: Dict[str, np.ndarray], records, window: int) -> None:
     assert pair["audio_labels"].decode() == ";".join(audio_rec.labels)
     if pair["label"] == 1:
         assert audio_id == frame_id
-        frame_time = frame / frame_rec.fps
-        assert start / audio_rec.sample_rate <= frame_time < start / audio_rec.sample_rate + window / audio_rec.sample_rate
+        frame_time, window_start = frame / frame_rec.fps, start / audio_rec.sample_rate
+        assert window_start <= frame_time < window_start + window / audio_rec.sample_rate
     else:
         assert audio_id != frame_id and audio_video != int(frame_id[3:])
 
@@ -310,7 +310,8 @@ def test_colour_jitter_and_gain_match_numpy():
         saturation = (params["colour"][i][0, 0] * 255.0 - luma[0]) / (1.0 - luma[0])
         assert 0.5 <= saturation <= 1.5
         grey = image @ luma
-        want = np.clip((saturation * image + (1 - saturation) * grey[..., None]) / 255.0 + params["brightness"][i], 0, 1)
+        blended = saturation * image + (1 - saturation) * grey[..., None]
+        want = np.clip(blended / 255.0 + params["brightness"][i], 0, 1)
         np.testing.assert_allclose(got, want, atol=1e-5)
     np.testing.assert_allclose(augmentation.finish_image(tf.constant(image)).numpy(), image / 255.0, atol=1e-7)
     samples = rng.uniform(-20000, 20000, 64).astype("<i2")

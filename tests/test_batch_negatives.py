@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from l3net.models import ModelConfig, build_model
 from l3net.models.pairwise_avc import PairwiseAvc
-from l3net.train.batch_negatives import PROB_EPS, all_pairs_loss, video_keys
+from l3net.tasks.batch_negatives import PROB_EPS, all_pairs_loss, video_keys
 
 SMALL = dict(image_size=32, vision_widths=(4, 8), audio_widths=(4, 8), sample_rate=8000,
              audio_seconds=0.5, fusion_width=8, embedding_width=6, frontend="mel32")

@@ -8,83 +8,30 @@ its main() in-process (`run_cli`), as a fresh interpreter costs seconds of TF im
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
-from absl import flags
 
 import media_fixtures as mf
 from l3net import model_dir as model_dir_lib
 from l3net.audio_files import AudioFileError, read_audio, resample_audio
-from l3net.command_line import flags_parser
 from l3net.embed import api
 from l3net.embed import cli as embed_cli
 from l3net.embed.audio_windows import iter_windows
 from l3net.embed.embedder import get_embedder
-from l3net.models import build_model, embedding_models
-from l3net.models.config import ModelConfig
+from l3net.models import embedding_models
 
-RATE = 8000
-TINY = ModelConfig(image_size=32, vision_widths=(8, 16), audio_widths=(8, 16), frontend="mel32",
-                   sample_rate=RATE, audio_seconds=0.5, batchnorm_momentum=0.8)
-RESIZE = 36
 TOL = 1e-5
 BIN = os.path.dirname(sys.executable)
 
 
-def write_tiny_model_dir(path: str, cfg: ModelConfig = TINY, seed: int = 0) -> str:
-    """A model dir as `l3net_train` leaves it (config, run config, one checkpoint), random weights."""
-    keras_seed = tf.keras.utils.set_random_seed if hasattr(tf.keras.utils, "set_random_seed") else None
-    if keras_seed:
-        keras_seed(seed)
-    model = build_model(cfg)
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME), "w") as f:
-        f.write(cfg.to_json())
-    with open(os.path.join(path, model_dir_lib.RUN_CONFIG_NAME), "w") as f:
-        json.dump({"data": {"resize_short_side": RESIZE}}, f)
-    step = tf.Variable(7, dtype=tf.int64)
-    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model, step=step),
-                                         model_dir_lib.checkpoint_dir(path), max_to_keep=1)
-    manager.save(checkpoint_number=7)
-    return path
-
-
-def run_cli(module, argv) -> int:
-    """Exit status of an absl command module's main(argv), run in-process as `app.run` would."""
-    try:
-        return module.main(flags_parser(module.TOOL)(argv))
-    except SystemExit as e:
-        return e.code
-    finally:
-        flags.FLAGS.unparse_flags()
-
-
-def reference_windows(audio: np.ndarray, window: int, hop: int, center: bool) -> np.ndarray:
-    """The documented convention, written out directly."""
-    n = audio.shape[0]
-    if center:
-        count = max(1, int(np.ceil(n / hop)))
-        starts = [i * hop - window // 2 for i in range(count)]
-    else:
-        count = 1 + max(0, (n - window) // hop)
-        starts = [i * hop for i in range(count)]
-    out = np.zeros((len(starts), window), np.float32)
-    for k, s in enumerate(starts):
-        lo, hi = max(s, 0), min(s + window, n)
-        if hi > lo:
-            out[k, lo - s:hi - s] = audio[lo:hi]
-    return out
-
-
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> str:
-    return write_tiny_model_dir(str(tmp_path_factory.mktemp("tiny_model")))
+def model_dir(tiny_model_dir) -> str:
+    """conftest's tiny L3-Net (tiny_config: 8 kHz, 0.5 s windows, 16-d embeddings)."""
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +42,7 @@ def keras_audio(model_dir):
 
 @pytest.mark.parametrize("window,hop,center", [(10, 3, True), (10, 3, False), (9, 4, True), (8, 20, True),
                                                (8, 20, False), (5, 5, True)])
-def test_streamed_windows_equal_the_convention_for_any_blocking(window, hop, center):
+def test_streamed_windows_equal_the_convention_for_any_blocking(reference_windows, window, hop, center):
     rng = np.random.default_rng(window * 100 + hop)
     for n in (0, 1, 4, 17, 40):
         audio = rng.standard_normal(n).astype(np.float32)
@@ -107,30 +54,34 @@ def test_streamed_windows_equal_the_convention_for_any_blocking(window, hop, cen
 
 
 @pytest.mark.parametrize("center", [True, False])
-def test_audio_embedding_timestamps_and_hop(model_dir, keras_audio, center):
+def test_audio_embedding_timestamps_and_hop(model_dir, keras_audio, tiny_config, reference_windows, center):
+    rate = tiny_config.sample_rate
     rng = np.random.default_rng(1)
-    audio = (0.3 * rng.standard_normal(int(1.37 * RATE))).astype(np.float32)
-    emb, ts = api.get_audio_embedding(audio, RATE, model=model_dir, hop_size=0.1, center=center, batch_size=5)
-    hop = int(0.1 * RATE)
-    windows = reference_windows(audio, TINY.num_audio_samples, hop, center)
+    audio = (0.3 * rng.standard_normal(int(1.37 * rate))).astype(np.float32)
+    emb, ts = api.get_audio_embedding(audio, rate, model=model_dir, hop_size=0.1, center=center, batch_size=5)
+    hop = int(0.1 * rate)
+    windows = reference_windows(audio, tiny_config.num_audio_samples, hop, center)
     assert emb.shape == (windows.shape[0], 16) and ts.shape == (windows.shape[0],)
     assert emb.shape[0] == (14 if center else 9)
     np.testing.assert_allclose(ts, np.arange(emb.shape[0]) * 0.1, atol=1e-12)
     np.testing.assert_allclose(emb, keras_audio(windows, training=False).numpy(), atol=TOL)
 
 
-def test_short_clip_gives_one_padded_window(model_dir, keras_audio, tmp_path):
-    path = mf.write_sound(str(tmp_path / "short.wav"), seconds=0.05, sample_rate=RATE)
+def test_short_clip_gives_one_padded_window(model_dir, keras_audio, tiny_config, reference_windows, tmp_path):
+    rate = tiny_config.sample_rate
+    path = mf.write_sound(str(tmp_path / "short.wav"), seconds=0.05, sample_rate=rate)
     emb, ts = api.embed_audio_file(path, model=model_dir, hop_size=0.1)
     assert emb.shape == (1, 16) and ts.tolist() == [0.0]
-    audio = read_audio(path, RATE)
-    want = keras_audio(reference_windows(audio, TINY.num_audio_samples, 800, True), training=False).numpy()
+    audio = read_audio(path, rate)
+    want = keras_audio(reference_windows(audio, tiny_config.num_audio_samples, int(0.1 * rate), True),
+                       training=False).numpy()
     np.testing.assert_allclose(emb, want, atol=TOL)
 
 
-def test_streaming_equals_in_memory(model_dir, tmp_path, monkeypatch):
+def test_streaming_equals_in_memory(model_dir, tiny_config, tmp_path, monkeypatch):
+    rate = tiny_config.sample_rate
     path = mf.write_sound(str(tmp_path / "long.wav"), seconds=3.3, sample_rate=44100, channels=2)
-    whole = api.get_audio_embedding(read_audio(path, RATE), RATE, model=model_dir, hop_size=0.13)
+    whole = api.get_audio_embedding(read_audio(path, rate), rate, model=model_dir, hop_size=0.13)
     monkeypatch.setattr(api, "STREAM_BLOCK_SECONDS", 0.37)  # blocks cut through windows
     streamed = api.embed_audio_file(path, model=model_dir, hop_size=0.13, batch_size=4)
     np.testing.assert_allclose(streamed[0], whole[0], atol=TOL)
@@ -205,7 +156,7 @@ def test_cli_formats_failures_and_exit_status(model_dir, tmp_path):
             np.testing.assert_allclose(data["timestamps"], 0.5 * np.arange(count))
 
 
-def test_cli_names_its_own_flag_for_a_bad_model(tmp_path, capsys):
+def test_cli_names_its_own_flag_for_a_bad_model(run_cli, tmp_path, capsys):
     sound = mf.write_sound(str(tmp_path / "a.wav"))
     for bad in (tmp_path / "none", tmp_path):  # missing; a directory that is neither export nor model dir
         capsys.readouterr()
@@ -218,7 +169,7 @@ def test_cli_names_its_own_flag_for_a_bad_model(tmp_path, capsys):
     assert run_cli(embed_cli, ["l3net_embed", "audio", sound, "--model", str(tmp_path), "--hop", "0"]) == 2
 
 
-def test_video_arrays(model_dir, keras_audio):
+def test_video_arrays(model_dir, keras_audio, tiny_config, reference_windows):
     rng = np.random.default_rng(5)
     frames = rng.integers(0, 256, (7, 30, 40, 3), dtype=np.uint8)  # 0.7 s at 10 fps
     audio = (0.3 * rng.standard_normal((9000, 2))).astype(np.float32)
@@ -227,8 +178,8 @@ def test_video_arrays(model_dir, keras_audio):
     np.testing.assert_allclose(got["image_timestamps"], [0, 0.25, 0.5])
     np.testing.assert_allclose(got["image_embedding"], api.get_image_embedding(frames[[0, 2, 5]], model=model_dir),
                                atol=TOL)
-    mono = resample_audio(audio, 11025, RATE)  # tests/test_audio_files.py checks it against scipy
-    windows = reference_windows(mono, TINY.num_audio_samples, 2000, True)
+    mono = resample_audio(audio, 11025, tiny_config.sample_rate)  # tests/test_audio_files.py checks it against scipy
+    windows = reference_windows(mono, tiny_config.num_audio_samples, int(0.25 * tiny_config.sample_rate), True)
     np.testing.assert_allclose(got["audio_embedding"], keras_audio(windows, training=False).numpy(), atol=TOL)
     np.testing.assert_allclose(got["audio_timestamps"], 0.25 * np.arange(windows.shape[0]))
     silent = api.get_video_embedding(frames[:1], 4.0, model=model_dir, hop_size=0.1)

@@ -16,6 +16,7 @@ import tensorflow as tf
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import pearsonr
 
+import record_fixtures as rf
 from l3net.data import schema
 from l3net.data.config import DataConfig
 from l3net.envelope import baselines, feature_cache
@@ -24,12 +25,12 @@ from l3net.envelope.envelope_dataset import envelope_dataset
 from l3net.envelope.envelope_metrics import (
     PeakParams, detect_peaks, f1_from_counts, grade, match_peaks, pearson, score_clip, summarize)
 from l3net.envelope.envelope_model import PER_FRAME, FrameDeltas, feature_part, head_part, new_envelope_model
-from l3net.envelope.envelope_task import EnvelopeTask, masked_bce, masked_pearson, predict_cached, predict_clips
+from l3net.envelope.prediction import predict_cached, predict_clips
 from l3net.envelope.targets import envelope_targets, smoothing_sigma
 from l3net.models.config import ModelConfig
+from l3net.tasks.envelope import EnvelopeTask, masked_bce, masked_pearson
 from l3net.train.train_config import TrainConfig
 from l3net.train.trainer import train_task
-from record_fixtures import frame_jpeg, frame_provenance, write_dataset
 
 SAMPLE_RATE = 8000
 FPS = 10.0
@@ -68,7 +69,7 @@ def _audio(index: int, seconds: float) -> np.ndarray:
 
 def _video(index: int, split: str, num_frames: int) -> schema.VideoRecord:
     audio = _audio(index, 1.5 if index % 3 else 1.2)  # some videos outlast their audio
-    frames = [frame_jpeg(index % 16, f, 40, 60) for f in range(num_frames)]
+    frames = [rf.frame_jpeg(index % 16, f, 40, 60) for f in range(num_frames)]
     return schema.VideoRecord(f"v{index:03d}", f"v{index:03d}.mp4", split, [f"class{index % 2}"], FPS, frames,
                               SAMPLE_RATE, audio, max(num_frames / FPS, len(audio) / SAMPLE_RATE))
 
@@ -80,7 +81,7 @@ RECORDS = ([_video(i, "train", 12 + i % 5) for i in range(8)] + [_video(i, "val"
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("envelope_data"))
-    write_dataset(path, RECORDS, sample_rate=SAMPLE_RATE, fps=FPS, short_side=40)
+    rf.write_dataset(path, RECORDS, sample_rate=SAMPLE_RATE, fps=FPS, short_side=40)
     return path
 
 
@@ -111,11 +112,11 @@ def test_training_batches_are_consecutive_windows(data_dir):
     plain = DataConfig.for_model(VISION, resize_short_side=36, batch_size=8, augment=False)
     features, target = next(iter(envelope_dataset(data_dir, "train", plain, sequence_frames=14, training=True)))
     for clip, truth, mask in zip(features["frames"].numpy(), target.numpy(), features["mask"].numpy()):
-        video, first = frame_provenance(clip[0])
+        video, first = rf.frame_provenance(clip[0])
         record = RECORDS[video]
         n = int(mask.sum())
         assert n == min(14, len(record.frames))
-        assert [frame_provenance(f)[1] for f in clip[:n]] == list(range(first, first + n))
+        assert [rf.frame_provenance(f)[1] for f in clip[:n]] == list(range(first, first + n))
         want = reference_targets(record.audio, len(record.frames), SAMPLE_RATE, FPS)[first:first + n]
         np.testing.assert_allclose(truth[:n], want, atol=2e-5)
         assert np.all(truth[n:] == 0)
@@ -130,7 +131,7 @@ def test_eval_clips_are_whole_videos_with_reference_targets(data_dir):
             n = int(features["num_frames"][i])
             assert n == len(record.frames)
             frames = features["frames"][i, :n].numpy()
-            assert [frame_provenance(f)[1] for f in frames] == list(range(n))
+            assert [rf.frame_provenance(f)[1] for f in frames] == list(range(n))
             np.testing.assert_allclose(target[i, :n].numpy(),
                                        reference_targets(record.audio, n, SAMPLE_RATE, FPS), atol=2e-5)
             assert np.all(features["mask"][i, n:].numpy() == 0)
@@ -301,6 +302,7 @@ def test_train_on_frames(data_dir, tmp_path):
     assert np.isfinite(result.train_loss)
 
 
+@pytest.mark.slow
 def test_train_cached_resume_and_eval_envelope(data_dir, tmp_path):
     model_dir = _new_model_dir(str(tmp_path / "env"), ENV_BI)
     cache_dir = str(tmp_path / "cache")
@@ -322,10 +324,11 @@ def test_train_cached_resume_and_eval_envelope(data_dir, tmp_path):
     # The checkpoint of cached training is the full frames model `l3net_eval envelope` restores.
     out = tmp_path / "eval"
     result = _run([os.path.join(BIN, "l3net_eval"), "envelope", f"--model_dir={model_dir}", f"--data_dir={data_dir}",
-                   "--split=test", f"--output_dir={out}", "--num_figures=2", "--num_gifs=1"])
+                   "--split=test", f"--output_dir={out}", "--num_figures=2", "--num_gifs=1", "--checkpoint=latest"])
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "envelope.json").read_text())
     assert report["checkpoint_step"] == 6 and report["peak_detection"]["tolerance"] == 1
+    assert report["checkpoint"] == "latest"
     assert set(report["methods"]) == {"network", "constant", "motion_energy", "motion_energy_best_lag"}
     assert report["methods"]["network"]["num_clips"] == 4 and len(report["clips"]) == 4
     assert report["methods"]["constant"]["mean_r"] == 0.0

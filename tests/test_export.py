@@ -1,6 +1,6 @@
 """`l3net_export`: SavedModels reloaded by plain TensorFlow, and `l3net_embed` on an export dir.
 
-References: the Keras model of the same model dir, fed windows cut by hand (tests/test_embed.py's
+References: the Keras model of the same model dir, fed windows cut by hand (conftest's
 `reference_windows`) and frames prepared by the training pipeline's own `decode_frame` (on a
 JPEG of the test image, whose decoded pixels are what the SavedModel gets). Resampling is
 compared with scipy.signal.resample (same algorithm, 1e-6) and scipy.signal.resample_poly
@@ -36,8 +36,6 @@ from l3net.models.config import ModelConfig
 from l3net.serving import cli as export_cli
 from l3net.serving import resample as resample_lib
 from l3net.serving.export import export_model
-from test_embed import RATE, RESIZE, TINY, reference_windows, run_cli, write_tiny_model_dir
-
 TOL = 1e-5
 
 # Loads each SavedModel with TensorFlow alone and calls every signature. Run in a fresh
@@ -72,35 +70,36 @@ np.savez(outputs, **out)
 """
 
 
-def _pixels_and_reference(rng: np.random.Generator, size: int):
+def _pixels_and_reference(rng: np.random.Generator, size: int, resize_short_side: int):
     """(uint8 [2, 45, 60, 3], float32 [2, size, size, 3]): eval frames from the training code path."""
     pixels, frames = [], []
     for _ in range(2):
         jpeg = tf.io.encode_jpeg(rng.integers(0, 256, (45, 60, 3), dtype=np.uint8))
         pixels.append(tf.io.decode_jpeg(jpeg, channels=3).numpy())
         frame = augmentation.decode_frame(jpeg, tf.constant([0.5, 0.5]), tf.constant(False), image_size=size,
-                                          resize_short_side=RESIZE, ratio=1)
+                                          resize_short_side=resize_short_side, ratio=1)
         frames.append(augmentation.finish_image(frame).numpy())
     return np.stack(pixels), np.stack(frames)
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, tiny_model_dir, run_cli):
     """(model_dir, export_dir) of the tiny L3-Net, exported by the `l3net_export` command (in-process)."""
-    root = tmp_path_factory.mktemp("export")
-    model_dir = write_tiny_model_dir(str(root / "model"))
-    export_dir = str(root / "export")
+    model_dir = tiny_model_dir
+    export_dir = str(tmp_path_factory.mktemp("export") / "export")
     assert run_cli(export_cli, ["l3net_export", "--model_dir", model_dir, "--export_dir", export_dir]) == 0
     return model_dir, export_dir
 
 
 @pytest.mark.parametrize("kind", ["l3net", "avenet"])
-def test_export_round_trip(tmp_path, exported, kind):
+def test_export_round_trip(tmp_path, exported, tiny_config, tiny_resize, write_tiny_model_dir, reference_windows,
+                           kind):
+    rate = tiny_config.sample_rate
     if kind == "l3net":  # the command's export, reloaded in a fresh interpreter without l3net
         model_dir, export_dir = exported
-        cfg = TINY
+        cfg = tiny_config
     else:
-        cfg = ModelConfig(**{**TINY.to_dict(), "model": "avenet", "embedding_width": 12})
+        cfg = ModelConfig(**{**tiny_config.to_dict(), "model": "avenet", "embedding_width": 12})
         model_dir = write_tiny_model_dir(str(tmp_path / "model"), cfg)
         export_dir = str(tmp_path / "export")
         export_model(model_dir, export_dir)
@@ -108,13 +107,13 @@ def test_export_round_trip(tmp_path, exported, kind):
 
     rng = np.random.default_rng(3)
     other_rate = 22050
-    window, hop = cfg.num_audio_samples, RATE // 8
-    x = {"wave_native": (0.3 * rng.standard_normal((2, int(1.3 * RATE)))).astype(np.float32),
+    window, hop = cfg.num_audio_samples, rate // 8
+    x = {"wave_native": (0.3 * rng.standard_normal((2, int(1.3 * rate)))).astype(np.float32),
          "wave_other": (0.3 * rng.standard_normal((2, int(0.9 * other_rate)))).astype(np.float32),
          "short_wave": (0.3 * rng.standard_normal((2, 3000))).astype(np.float32),
-         "windows": (0.3 * rng.standard_normal((3, window))).astype(np.float32), "rate": RATE,
+         "windows": (0.3 * rng.standard_normal((3, window))).astype(np.float32), "rate": rate,
          "other_rate": other_rate}
-    pixels, frames = _pixels_and_reference(rng, cfg.image_size)
+    pixels, frames = _pixels_and_reference(rng, cfg.image_size, tiny_resize)
     x["images"] = pixels
     if kind == "l3net":
         inputs, outputs = str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz")
@@ -136,8 +135,8 @@ def test_export_round_trip(tmp_path, exported, kind):
 
     np.testing.assert_allclose(got["audio_native"], keras_audio(x["wave_native"]), atol=TOL)
     np.testing.assert_allclose(got["stamps_native"], np.arange(11) * 0.125, atol=1e-7)
-    resampled = resample_lib.resample(tf.constant(x["wave_other"]), tf.constant(other_rate), RATE).numpy()
-    assert resampled.shape == (2, round(x["wave_other"].shape[1] * RATE / other_rate))
+    resampled = resample_lib.resample(tf.constant(x["wave_other"]), tf.constant(other_rate), rate).numpy()
+    assert resampled.shape == (2, round(x["wave_other"].shape[1] * rate / other_rate))
     np.testing.assert_allclose(got["audio_other"], keras_audio(resampled), atol=TOL)
     np.testing.assert_allclose(got["windows"], audio_model(x["windows"], training=False).numpy(), atol=TOL)
     np.testing.assert_allclose(got["image"], image_model(frames, training=False).numpy(), atol=TOL)
@@ -148,12 +147,12 @@ def test_export_round_trip(tmp_path, exported, kind):
         np.testing.assert_allclose(np.linalg.norm(got["image"], axis=1), 1.0, atol=1e-5)
 
 
-def test_embedding_an_export_dir_equals_the_model_dir(exported, tmp_path, monkeypatch):
+def test_embedding_an_export_dir_equals_the_model_dir(exported, tiny_config, tmp_path, monkeypatch):
     model_dir, export_dir = exported
     embedder = get_embedder(export_dir)
     assert isinstance(embedder, ExportedEmbedder)
     assert (embedder.sample_rate, embedder.window, embedder.audio_dim, embedder.image_dim, embedder.step) == \
-        (RATE, TINY.num_audio_samples, 16, 16, 7)
+        (tiny_config.sample_rate, tiny_config.num_audio_samples, 16, 16, 7)
     sound = mf.write_sound(str(tmp_path / "s.wav"), seconds=2.3, sample_rate=44100, channels=2)
     monkeypatch.setattr(api, "STREAM_BLOCK_SECONDS", 0.37)  # streamed in blocks that cut windows
     for center in (True, False):
@@ -175,7 +174,7 @@ def test_embedding_an_export_dir_equals_the_model_dir(exported, tmp_path, monkey
         np.testing.assert_allclose(got[key], want[key], atol=TOL)
 
 
-def test_embed_cli_on_an_export_dir(exported, tmp_path, capsys):
+def test_embed_cli_on_an_export_dir(exported, run_cli, tmp_path, capsys):
     model_dir, export_dir = exported
     sound = mf.write_sound(str(tmp_path / "a.flac"), codec="flac", seconds=1.0, sample_rate=22050)
     out = tmp_path / "out"
@@ -225,10 +224,10 @@ def test_in_graph_resampling_matches_scipy(rate_in, rate_out, n):
 
 def test_equal_rates_pass_through():
     x = np.random.default_rng(0).standard_normal((1, 1000)).astype(np.float32)
-    np.testing.assert_array_equal(resample_lib.resample(tf.constant(x), tf.constant(RATE), RATE).numpy(), x)
+    np.testing.assert_array_equal(resample_lib.resample(tf.constant(x), tf.constant(8000), 8000).numpy(), x)
 
 
-def test_bad_model_dir_is_one_line_and_writes_nothing(tmp_path, capsys):
+def test_bad_model_dir_is_one_line_and_writes_nothing(run_cli, tmp_path, capsys):
     export_dir = tmp_path / "export"
     code = run_cli(export_cli, ["l3net_export", "--model_dir", str(tmp_path / "none"), "--export_dir", str(export_dir)])
     assert code == 2

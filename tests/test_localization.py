@@ -16,14 +16,14 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import jaccard_score
 
+import media_fixtures as mf
+import record_fixtures as rf
 from l3net.localization import localization_metrics as metrics
 from l3net.localization.annotations import FrameTruth, frame_truth
 from l3net.localization.frame_inputs import audio_window, chosen_frames, input_size
 from l3net.localization.heatmaps import draw_boxes, overlay, upsample
 from l3net.localization.localization_report import score_frame, summarise
 from l3net.models import ModelConfig
-from tests.media_fixtures import write_video
-from tests.record_fixtures import fake_video, write_dataset
 
 CFG = ModelConfig(model="avolnet", image_size=32, vision_widths=(4, 8, 16), audio_widths=(4, 8, 16),
                   sample_rate=8000, audio_seconds=0.5, embedding_width=6)
@@ -141,32 +141,18 @@ def test_score_frame_and_summary_subsets():
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    """An untrained AVOL-Net model dir, laid out as l3net_train leaves it."""
-    import keras
-
-    from l3net import model_dir as model_dir_lib
-    from l3net.models import build_model
-
-    keras.utils.set_random_seed(0)
-    path = str(tmp_path_factory.mktemp("avol_model"))
-    with open(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME), "w") as f:
-        f.write(CFG.to_json())
-    with open(os.path.join(path, model_dir_lib.RUN_CONFIG_NAME), "w") as f:
-        json.dump({"data": {"resize_short_side": 40}}, f)
-    model = build_model(CFG)
-    tf.train.Checkpoint(model=model, step=tf.Variable(7, dtype=tf.int64)).save(
-        os.path.join(model_dir_lib.checkpoint_dir(path), "ckpt"))
-    return path
+def model_dir(tmp_path_factory, write_tiny_model_dir):
+    """An untrained AVOL-Net model dir (seed 0, checkpoint step 7), laid out as l3net_train leaves it."""
+    return write_tiny_model_dir(str(tmp_path_factory.mktemp("avol_model")), CFG, resize_short_side=40)
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """4 test videos; video 1 shows no sounding object (its source is off-screen)."""
     path = str(tmp_path_factory.mktemp("loc_data"))
-    records = [fake_video(v, split="test", num_frames=12, fps=10.0, sample_rate=8000, short_side=40)
+    records = [rf.fake_video(v, split="test", num_frames=12, fps=10.0, sample_rate=8000, short_side=40)
                for v in range(4)]
-    write_dataset(path, records, sample_rate=8000, fps=10.0, short_side=40)
+    rf.write_dataset(path, records, sample_rate=8000, fps=10.0, short_side=40)
     lines = []
     for v, record in enumerate(records):
         visible = [] if v == 1 else [{"object": 0, "class": "ball", "sounding": True, "box": [0.1, 0.1, 0.5, 0.6]}]
@@ -218,7 +204,7 @@ def test_bad_input_exits_2_and_writes_nothing(model_dir, data_dir, tmp_path, ext
 
 
 def test_localize_video_writes_overlay_mp4_with_audio(model_dir, tmp_path):
-    video = write_video(str(tmp_path / "clip.mp4"), seconds=1.0, width=64, height=48, fps=12)
+    video = mf.write_video(str(tmp_path / "clip.mp4"), seconds=1.0, width=64, height=48, fps=12)
     out = str(tmp_path / "out")
     result = _run(["--model_dir", model_dir, "--video", video, "--output_dir", out, "--fps=6",
                    "--draw_short_side=48", "--frames_per_video=2"])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from l3net.evaluation.probe_features import pooled_feature_fn
 from l3net.models import (ModelConfig, audio_conv_feature_model, build_model, count_flops,
                           count_params, embedding_models, get_towers, vision_conv_feature_model)
 
@@ -59,8 +60,9 @@ def test_paper_parameter_counts(paper_models):
         assert counts["trainable"] == trainable
         vt, at = get_towers(model)
         assert (vt.count_params(), at.count_params()) == (counts["vision_tower"], counts["audio_tower"])
-    # Sanity against the paper's scale: each tower is ~4.7M parameters.
-    assert 4.6e6 < vision < 4.8e6
+        assert (vt.count_params(), at.count_params()) == (vision, audio)
+        # Against the paper's scale: each built tower has ~4.7M parameters.
+        assert 4.6e6 < vt.count_params() < 4.8e6 and 4.6e6 < at.count_params() < 4.8e6
 
 
 def test_paper_intermediate_shapes(paper_models):
@@ -93,8 +95,9 @@ def test_paper_conv_feature_models(paper_models):
     l3 = paper_models["l3net"]
     feats = audio_conv_feature_model(l3)
     assert feats.output.shape == (None, 32, 24, 512)
-    # The ESC-50 probe's 4x3x512 = 6144-d feature is an 8x8 max-pool of this map.
-    assert (32 // 8) * (24 // 8) * 512 == 6144
+    # The ESC-50 probe's feature is this map max-pooled to 4x3 cells: 6144-d, as in the L3 paper.
+    _, feature_dim, grid = pooled_feature_fn(l3)
+    assert (feature_dim, grid) == (6144, (4, 3))
     assert audio_conv_feature_model(get_towers(l3)[1]).output.shape == (None, 32, 24, 512)
     assert vision_conv_feature_model(l3).output.shape == (None, 28, 28, 512)
     assert feats.get_layer("audio_conv4_2_conv") is get_towers(l3)[1].get_layer("audio_conv4_2_conv")

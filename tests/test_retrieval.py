@@ -24,7 +24,6 @@ from l3net.evaluation import retrieval
 from l3net.evaluation.retrieval_items import retrieval_dataset
 from l3net.evaluation.retrieval_report import run_retrieval
 from l3net.models.config import ModelConfig
-from test_embed import TINY, write_tiny_model_dir
 
 FPS = 10.0
 RATE = 8000
@@ -41,6 +40,14 @@ def data_dir(tmp_path_factory) -> str:
                              labels=LABELS[v]) for v, (n, s) in enumerate(SHAPES)]
     rf.write_dataset(path, records, sample_rate=RATE, fps=FPS, short_side=40)
     return path
+
+
+@pytest.fixture(scope="module")
+def avenet_dir(tmp_path_factory, tiny_config, write_tiny_model_dir) -> str:
+    """An untrained tiny AVE-Net model dir (conftest's tiny config) at this module's sample rate."""
+    assert tiny_config.sample_rate == RATE
+    cfg = dataclasses.replace(tiny_config, model="avenet")
+    return write_tiny_model_dir(str(tmp_path_factory.mktemp("avenet")), cfg)
 
 
 def _expected_start(frame: int, num_samples: int, window_seconds: float) -> int:
@@ -111,8 +118,8 @@ def test_l3_towers_of_different_widths_have_no_cross_modal_scores():
     assert report["ndcg"]["im-im"] is not None and report["ndcg"]["aud-aud"] is not None
 
 
-def test_run_retrieval_writes_json_embeddings_and_grids(data_dir, tmp_path):
-    model_dir = write_tiny_model_dir(str(tmp_path / "model"), dataclasses.replace(TINY, model="avenet"))
+def test_run_retrieval_writes_json_embeddings_and_grids(data_dir, avenet_dir, tiny_config, tmp_path):
+    model_dir = avenet_dir
     out = str(tmp_path / "out")
     report = run_retrieval(model_dir, data_dir, out, k=30, batch_size=4, num_queries_shown=2, log=lambda _: None)
     names = sorted(os.listdir(out))
@@ -123,7 +130,7 @@ def test_run_retrieval_writes_json_embeddings_and_grids(data_dir, tmp_path):
     assert set(saved["ndcg"]) == set(retrieval.DIRECTIONS) and saved["k"] == 30
     assert saved["num_videos"] == 9 and saved["ndcg"] == report["ndcg"]
     with np.load(os.path.join(out, "embeddings.npz")) as npz:
-        assert npz["image_embeddings"].shape == (9, TINY.embedding_width)
+        assert npz["image_embeddings"].shape == (9, tiny_config.embedding_width)
         np.testing.assert_allclose(np.linalg.norm(npz["audio_embeddings"], axis=1), 1.0, atol=1e-5)
         names = list(npz["label_names"])
         ids = list(npz["video_ids"])
@@ -135,8 +142,8 @@ def test_run_retrieval_writes_json_embeddings_and_grids(data_dir, tmp_path):
     assert retrieval.evaluate_retrieval(videos, 30)["ndcg"] == pytest.approx(report["ndcg"])
 
 
-def test_cli_errors_are_one_line_and_write_nothing(tmp_path):
-    model_dir = write_tiny_model_dir(str(tmp_path / "model"), dataclasses.replace(TINY, model="avenet"))
+def test_cli_errors_are_one_line_and_write_nothing(avenet_dir, tmp_path):
+    model_dir = avenet_dir
     out = tmp_path / "out"
     run = subprocess.run([os.path.join(BIN, "l3net_retrieval"), "--model_dir", model_dir, "--data_dir",
                           str(tmp_path / "missing"), "--output_dir", str(out)],

@@ -70,6 +70,7 @@ def _hue_histogram(frames):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
+    """~13 s on 2 cores: every test that uses it is marked slow, so `-m "not slow"` never builds it."""
     out = str(tmp_path_factory.mktemp("videos"))
     labels_csv = generate_videos(out, NUM_VIDEOS, SEED, workers=2, max_seconds=MAX_SECONDS)
     with open(labels_csv, newline="") as f:
@@ -89,6 +90,7 @@ def dataset(tmp_path_factory):
     return {"dir": out, "csv": labels_csv, "rows": rows, "notes": notes, "decoded": decoded}
 
 
+@pytest.mark.slow
 def test_layout_and_labels_csv(dataset):
     assert dataset["csv"] == os.path.join(dataset["dir"], "labels.csv")
     with open(dataset["csv"]) as f:
@@ -105,6 +107,7 @@ def test_layout_and_labels_csv(dataset):
     assert not leftovers
 
 
+@pytest.mark.slow
 def test_videos_decode_as_annotated(dataset):
     fps_seen, sr_seen, channels_seen = set(), set(), set()
     for note, dec in zip(dataset["notes"], dataset["decoded"]):
@@ -125,6 +128,7 @@ def test_videos_decode_as_annotated(dataset):
     assert channels_seen == {1, 2}
 
 
+@pytest.mark.slow
 def test_decoded_audio_is_the_rendered_soundtrack_without_delay(dataset):
     for index in range(4):
         note = dataset["notes"][index]
@@ -139,6 +143,7 @@ def test_decoded_audio_is_the_rendered_soundtrack_without_delay(dataset):
         assert np.corrcoef(ref, got)[0, 1] > 0.9
 
 
+@pytest.mark.slow
 def test_classes_balanced_and_variety(dataset):
     primary = [row["labels"].split(";")[0] for row in dataset["rows"]]
     counts = np.array([primary.count(c) for c in CLASS_NAMES])
@@ -152,6 +157,7 @@ def test_classes_balanced_and_variety(dataset):
     assert min(durations) < 1.0 and max(durations) > 1.3
 
 
+@pytest.mark.slow
 def test_annotations_boxes_and_events_are_consistent(dataset):
     for note in dataset["notes"]:
         visible = {o["id"] for o in note["objects"] if o["onscreen"]}
@@ -172,6 +178,7 @@ def test_annotations_boxes_and_events_are_consistent(dataset):
             assert obj["sounding"] or not obj["events"]
 
 
+@pytest.mark.slow
 def test_boxes_cover_everything_drawn_over_the_background(dataset):
     """Pixels that differ from the (independently re-rendered) background lie inside boxes."""
     checked = 0
@@ -192,6 +199,7 @@ def test_boxes_cover_everything_drawn_over_the_background(dataset):
     assert checked >= 40
 
 
+@pytest.mark.slow
 def test_ball_is_on_the_floor_when_it_thuds(dataset):
     """Visual sync: at each thud the ball's box is lower than half a bounce later (apex)."""
     compared = 0
@@ -214,6 +222,7 @@ def test_ball_is_on_the_floor_when_it_thuds(dataset):
     assert compared >= 5
 
 
+@pytest.mark.slow
 def test_audio_energy_rises_at_annotated_impacts(dataset):
     """Audio sync: impulsive sources get louder just after each annotated event."""
     rises = []
@@ -232,6 +241,7 @@ def test_audio_energy_rises_at_annotated_impacts(dataset):
     assert np.median(rises) > 6.0
 
 
+@pytest.mark.slow
 def test_shallow_cues_do_not_give_the_class_away(dataset):
     """Colour, loudness, sample rate, fps, channels predict the class near chance; timbre does not.
 
@@ -261,6 +271,7 @@ def test_shallow_cues_do_not_give_the_class_away(dataset):
     assert held_out_accuracy(timbre) > 3 * chance
 
 
+@pytest.mark.slow
 def test_same_seed_same_output_for_any_worker_count(dataset, tmp_path):
     count = 12
     generate_videos(str(tmp_path), count, SEED, workers=1, max_seconds=MAX_SECONDS)
@@ -279,6 +290,7 @@ def test_same_seed_same_output_for_any_worker_count(dataset, tmp_path):
         np.testing.assert_array_equal(a[2], b[2])
 
 
+@pytest.mark.slow
 def test_other_seed_other_output(dataset, tmp_path):
     generate_videos(str(tmp_path), 3, SEED + 1, max_seconds=MAX_SECONDS)
     with open(tmp_path / "annotations.jsonl") as f:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import record_fixtures as rf
 from l3net import model_dir as model_dir_lib
 from l3net.data import avc_dataset, schema
 from l3net.data.config import DataConfig
@@ -29,16 +30,15 @@ from l3net.models.config import ModelConfig
 from l3net.train.train_config import TrainConfig
 from l3net.train.trainer import train
 from l3net.train.training_curves import append_history, truncate_history
-from record_fixtures import write_dataset
 
 SAMPLE_RATE = 8000
 FPS = 8.0
 COLOURS = np.array([[220, 40, 40], [40, 220, 40], [40, 40, 220], [220, 220, 40]], np.uint8)
 BIN = os.path.dirname(sys.executable)
 TINY_FLAGS = ["--image_size=32", "--resize_short_side=36", "--vision_widths=8,16", "--audio_widths=8,16",
-              "--frontend=mel32", "--batchnorm_momentum=0.8", f"--sample_rate={SAMPLE_RATE}", "--batch_size=16", "--learning_rate=1e-3",
-              "--log_every_steps=5", "--eval_every_steps=1000", "--eval_pairs=16", "--example_shuffle_buffer=64",
-              "--video_shuffle_buffer=16"]
+              "--frontend=mel32", "--batchnorm_momentum=0.8", f"--sample_rate={SAMPLE_RATE}", "--batch_size=16",
+              "--learning_rate=1e-3", "--log_every_steps=5", "--eval_every_steps=1000", "--eval_pairs=16",
+              "--example_shuffle_buffer=64", "--video_shuffle_buffer=16"]
 
 MODEL_CFG = ModelConfig(image_size=32, vision_widths=(8, 16), audio_widths=(8, 16), frontend="mel32",
                         sample_rate=SAMPLE_RATE, batchnorm_momentum=0.8)
@@ -66,18 +66,18 @@ def data_dir(tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("avc_data"))
     records = ([_video(i, "train") for i in range(24)] + [_video(i, "val") for i in range(24, 32)]
                + [_video(i, "test") for i in range(32, 40)])
-    write_dataset(path, records, sample_rate=SAMPLE_RATE, fps=FPS, short_side=40)
+    rf.write_dataset(path, records, sample_rate=SAMPLE_RATE, fps=FPS, short_side=40)
     return path
 
 
 @pytest.fixture(scope="module")
 def trained_dir(data_dir, tmp_path_factory) -> str:
-    """A model dir trained for 80 steps in-process (as `l3net_train` would leave it)."""
+    """A model dir trained for 80 steps in-process (as `l3net_train` would leave it).
+
+    ~8 s on 2 cores: every test that uses it is marked slow, so `-m "not slow"` never builds it.
+    """
     path = str(tmp_path_factory.mktemp("model"))
-    with open(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME), "w") as f:
-        f.write(MODEL_CFG.to_json())
-    with open(os.path.join(path, model_dir_lib.RUN_CONFIG_NAME), "w") as f:
-        json.dump({"data": dataclasses.asdict(DATA_CFG)}, f)
+    model_dir_lib.ModelDir(path).write_run("avc", MODEL_CFG, "", {"data": dataclasses.asdict(DATA_CFG)})
     train_cfg = TrainConfig(learning_rate=1e-3, train_steps=80, log_every_steps=10, eval_every_steps=40,
                             eval_pairs=16)
     result = train(MODEL_CFG, DATA_CFG, train_cfg, data_dir, path, verbose=False)
@@ -90,6 +90,7 @@ def _fixed_pairs(data_dir: str, split: str, seed: int = 1) -> tf.data.Dataset:
     return avc_dataset(data_dir, split, cfg, training=False, seed=seed, with_metadata=True)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss(data_dir, trained_dir):
     untrained = build_model(MODEL_CFG)
     before = evaluate_avc(untrained, _fixed_pairs(data_dir, "train"))
@@ -100,6 +101,7 @@ def test_training_lowers_the_loss(data_dir, trained_dir):
     assert after.accuracy > before.accuracy
 
 
+@pytest.mark.slow
 def test_model_dir_holds_what_a_rerun_needs(trained_dir):
     names = set(os.listdir(trained_dir))
     assert {model_dir_lib.CURVES_NAME, model_dir_lib.HISTORY_NAME, "checkpoints", "summaries"} <= names
@@ -110,6 +112,7 @@ def test_model_dir_holds_what_a_rerun_needs(trained_dir):
     assert tf.io.gfile.listdir(os.path.join(trained_dir, "summaries", "train"))
 
 
+@pytest.mark.slow
 def test_resume_continues_from_saved_step(data_dir, trained_dir, tmp_path):
     resumed = str(tmp_path / "resumed")
     subprocess.check_call(["cp", "-r", trained_dir, resumed])
@@ -118,7 +121,8 @@ def test_resume_continues_from_saved_step(data_dir, trained_dir, tmp_path):
     assert (result.start_step, result.final_step) == (80, 90)
     model, _, step = model_dir_lib.load_model(resumed)
     assert step == 90
-    reader = tf.train.load_checkpoint(model_dir_lib.latest_checkpoint(resumed))
+    newest = tf.train.latest_checkpoint(os.path.join(resumed, model_dir_lib.CHECKPOINT_SUBDIR))
+    reader = tf.train.load_checkpoint(newest)
     iterations = [k for k in reader.get_variable_to_shape_map() if k.startswith("optimizer/") and "iteration" in k]
     assert iterations and int(reader.get_tensor(iterations[0])) == 90
 
@@ -129,6 +133,7 @@ def _run(args, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=240, **kw)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path, signum):
     model_dir = str(tmp_path / "interrupted")
@@ -155,6 +160,7 @@ def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path, signum):
         assert f"--train_steps={saved + 5}" in f.read()
 
 
+@pytest.mark.slow  # 12 cases, one fresh TF interpreter each: 4-11 s apiece, ~70 s in all
 @pytest.mark.parametrize("extra, needle", [
     (["--data_dir={missing}"], "--data_dir"),
     (["--data_dir={empty}"], "dataset.json"),
@@ -186,6 +192,7 @@ def test_bad_flags_exit_2_with_one_line_and_write_nothing(data_dir, tmp_path, ex
     assert not model_dir.exists()
 
 
+@pytest.mark.slow
 def test_eval_avc_command_writes_json(data_dir, trained_dir, tmp_path):
     out = tmp_path / "avc.json"
     result = _run([os.path.join(BIN, "l3net_eval"), "avc", f"--model_dir={trained_dir}", f"--data_dir={data_dir}",
@@ -216,13 +223,13 @@ def test_history_rows_after_the_checkpoint_are_dropped_on_resume(tmp_path):
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["l3net", "avenet"])
 def test_batch_negatives_training_lowers_the_loss(data_dir, tmp_path, model_name):
     """`--batch_negatives` (all B x B pairs of a batch) trains the same network for the same AVC task."""
     cfg = dataclasses.replace(MODEL_CFG, model=model_name)
     path = str(tmp_path)
-    with open(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME), "w") as f:
-        f.write(cfg.to_json())
+    model_dir_lib.ModelDir(path).write_run("avc", cfg, "", {})
     train_cfg = TrainConfig(learning_rate=2e-3, train_steps=100, log_every_steps=10, eval_every_steps=100,
                             eval_pairs=16, batch_negatives=True)
     result = train(cfg, DATA_CFG, train_cfg, data_dir, path, verbose=False)
@@ -233,3 +240,17 @@ def test_batch_negatives_training_lowers_the_loss(data_dir, tmp_path, model_name
     assert step == 100
     assert after.loss < before.loss - 0.05, (before.loss, after.loss)
     assert after.accuracy > before.accuracy
+
+
+@pytest.mark.slow
+def test_periodic_evaluator_runs_on_the_val_split_during_training(data_dir, tmp_path):
+    """`--periodic_eval=avc`: the evaluator's report per validation, on val, with the checkpoint just saved."""
+    path = str(tmp_path / "m")
+    model_dir_lib.ModelDir(path).write_run("avc", MODEL_CFG, "", {"data": dataclasses.asdict(DATA_CFG)})
+    train_cfg = TrainConfig(learning_rate=1e-3, train_steps=20, log_every_steps=10, eval_every_steps=10,
+                            eval_pairs=16, periodic_eval=("avc",))
+    train(MODEL_CFG, DATA_CFG, train_cfg, data_dir, path, verbose=False)
+    for step in (10, 20):
+        with open(os.path.join(path, "periodic_eval", "avc", f"step_{step}", "eval_avc_val.json")) as f:
+            report = json.load(f)
+        assert (report["split"], report["checkpoint"], report["checkpoint_step"]) == ("val", "latest", step)

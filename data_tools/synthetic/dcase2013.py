@@ -25,8 +25,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from l3net.atomic_files import write_text_atomic
+from l3net.media_encode import write_wav
 
-from data_tools.synthetic.media_writer import write_wav
 from data_tools.synthetic.motions import default_region, make_motion
 from data_tools.synthetic.sound_world import CLASSES_BY_NAME
 from data_tools.synthetic.sounds import num_samples, render_source, render_texture, soft_limit

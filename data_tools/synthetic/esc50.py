@@ -26,8 +26,8 @@ from typing import Tuple
 import numpy as np
 
 from l3net.atomic_files import write_text_atomic
+from l3net.media_encode import write_wav
 
-from data_tools.synthetic.media_writer import write_wav
 from data_tools.synthetic.motions import default_region, make_motion
 from data_tools.synthetic.sound_world import CLASS_NAMES, CLASSES_BY_NAME, TEXTURES
 from data_tools.synthetic.sounds import num_samples, render_source, render_texture, soft_limit

@@ -16,7 +16,7 @@ Output of `generate_videos(output_dir, ...)`:
              visible in that frame, box = [x0, y0, x1, y1] normalised to [0, 1].
 
 Why this design: see `sound_world` (classes), `scenes` (all random choices, per video seed),
-`frames`/`soundtrack` (rendering), `media_writer` (PyAV). Video i depends only on (seed, i),
+`frames`/`soundtrack` (rendering), `l3net.media_encode` (PyAV). Video i depends only on (seed, i),
 so any number of worker processes gives byte-identical output.
 """
 
@@ -32,9 +32,9 @@ from typing import Any, Dict, List
 import numpy as np
 
 from l3net.atomic_files import write_text_atomic
+from l3net.media_encode import write_video
 
 from data_tools.synthetic.frames import render_frames
-from data_tools.synthetic.media_writer import write_video
 from data_tools.synthetic.scenes import VideoScene, plan_scene
 from data_tools.synthetic.soundtrack import render_soundtrack
 

@@ -11,6 +11,14 @@ Augmentation is the L3-Net paper's: resize so the short side is `resize_short_si
 gain for the whole clip. The paper gives no jitter magnitudes; we use the Inception/slim ones
 (brightness +-32/255, saturation x[0.5, 1.5]).
 
+Beyond the paper (`Strength`, all off by default): a random hue rotation, a wider random gain
+(+-`gain_db`) and a random first-order spectral tilt of the audio. They exist because on a few
+hundred videos the network otherwise memorises which *video* a frame and a sound come from
+(object and background colour, loudness, timbre are fixed within a video and random across
+videos), instead of which *kind* of thing makes which sound: measured on 240 synthetic videos,
+train-split AVC 0.98 (positives 1.00) against val 0.67 (positives 0.41) at the end of the demo
+recipe. Changing those per-video cues from pair to pair makes them useless for memorising.
+
 Cost tricks (the pipeline must stay well above the model's speed on few CPU cores):
   * when the stored frame already has the target short side, `decode_and_crop_jpeg` decodes
     only the crop window (no resize at all);
@@ -22,15 +30,23 @@ Cost tricks (the pipeline must stay well above the model's speed on few CPU core
 
 from __future__ import annotations
 
+import math
 from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
+
+from l3net.data.config import Strength
 
 BRIGHTNESS_DELTA = 32.0 / 255.0
 SATURATION_RANGE = (0.5, 1.5)
 GAIN_RANGE = (0.9, 1.1)
 # ITU-R BT.601 luma weights: the grey image that saturation blends towards.
 _LUMA = (0.299, 0.587, 0.114)
+# RGB -> YIQ (rows); a hue rotation turns the (I, Q) chroma plane and keeps luma Y.
+_YIQ = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322), (0.211, -0.523, 0.312))
+
+
+PAPER = Strength()
 
 
 def jpeg_decode_ratio(stored_short_side: int, resize_short_side: int) -> int:
@@ -112,7 +128,7 @@ def decode_frame(jpeg: tf.Tensor, crop_fraction: tf.Tensor, flip: tf.Tensor, *, 
     return tf.cond(tf.reduce_min(shape[:2]) == resize_short_side, crop_in_place, resample)
 
 
-def draw_params(seed: tf.Tensor, count: tf.Tensor) -> Dict[str, tf.Tensor]:
+def draw_params(seed: tf.Tensor, count: tf.Tensor, strength: Strength = PAPER) -> Dict[str, tf.Tensor]:
     """Random augmentation parameters of `count` pairs, drawn in one vectorised op.
 
     Drawn where pairs are formed (a window at a time), not per example after the shuffle: per
@@ -121,32 +137,53 @@ def draw_params(seed: tf.Tensor, count: tf.Tensor) -> Dict[str, tf.Tensor]:
     Args:
       seed: int64 [2], stateless seed.
       count: number of pairs M.
+      strength: augmentation beyond the paper's (default: none).
 
     Returns:
       crop (float32 [M, 2], U[0,1) crop position in (y, x)), flip (bool [M]), colour (float32
-      [M, 3, 3], saturation and [0, 255] -> [0, 1] scaling, see `colour_matrix`), brightness
-      (float32 [M], added after it), gain (float32 [M]).
+      [M, 3, 3], hue, saturation and [0, 255] -> [0, 1] scaling, see `colour_matrix`), brightness
+      (float32 [M], added after it), gain (float32 [M]), tilt (float32 [M], 0 unless
+      strength.spectral_tilt).
     """
     u = tf.random.stateless_uniform(tf.stack([count, 6]), seed=seed)
     brightness = (2.0 * u[:, 3] - 1.0) * BRIGHTNESS_DELTA
     lo, hi = SATURATION_RANGE
     saturation = lo + (hi - lo) * u[:, 4]
-    gain_lo, gain_hi = GAIN_RANGE
-    gain = gain_lo + (gain_hi - gain_lo) * u[:, 5]
-    return {"crop": u[:, 0:2], "flip": u[:, 2] < 0.5, "colour": colour_matrix(saturation),
-            "brightness": brightness, "gain": gain}
+    if strength.gain_db > 0:
+        gain = tf.pow(10.0, (2.0 * u[:, 5] - 1.0) * strength.gain_db / 20.0)
+    else:
+        gain_lo, gain_hi = GAIN_RANGE
+        gain = gain_lo + (gain_hi - gain_lo) * u[:, 5]
+    params = {"crop": u[:, 0:2], "flip": u[:, 2] < 0.5, "brightness": brightness, "gain": gain}
+    if strength.hue_jitter <= 0 and strength.spectral_tilt <= 0:
+        # The paper's augmentation draws exactly what it drew before these options existed.
+        return {**params, "colour": colour_matrix(saturation), "tilt": tf.zeros_like(gain)}
+    extra = tf.random.stateless_uniform(tf.stack([count, 2]), seed=tf.random.experimental.stateless_fold_in(seed, 7))
+    hue = (2.0 * extra[:, 0] - 1.0) * strength.hue_jitter * 2.0 * math.pi
+    tilt = (2.0 * extra[:, 1] - 1.0) * strength.spectral_tilt
+    return {**params, "colour": colour_matrix(saturation, hue), "tilt": tilt}
 
 
-def colour_matrix(saturation: tf.Tensor) -> tf.Tensor:
-    """[M] saturation factors -> [M, 3, 3] maps of [0, 255] RGB rows to [0, 1] RGB rows.
+def colour_matrix(saturation: tf.Tensor, hue: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """[M] saturation factors (and hue angles, radians) -> [M, 3, 3] maps of [0, 255] RGB rows to [0, 1].
 
-    x @ matrix = (saturation * x + (1 - saturation) * luma(x)) / 255: saturation blends each pixel
-    with its grey value (1 = unchanged, 0 = grey, > 1 = more colourful).
+    x @ matrix = (saturation * x' + (1 - saturation) * luma(x')) / 255 with x' = x rotated by `hue`
+    about the grey axis in YIQ space (luma kept): saturation blends each pixel with its grey value
+    (1 = unchanged, 0 = grey, > 1 = more colourful).
     """
     luma = tf.constant(_LUMA, tf.float32)
     grey = tf.tile(luma[:, None], [1, 3])  # column c of x @ grey = luma(x)
     s = saturation[:, None, None]
-    return (s * tf.eye(3) + (1.0 - s) * grey) / 255.0
+    matrix = (s * tf.eye(3) + (1.0 - s) * grey) / 255.0
+    if hue is None:
+        return matrix
+    yiq = tf.constant(_YIQ, tf.float32)
+    cos, sin = tf.cos(hue), tf.sin(hue)
+    zero, one = tf.zeros_like(hue), tf.ones_like(hue)
+    rotate = tf.reshape(tf.stack([one, zero, zero, zero, cos, -sin, zero, sin, cos], axis=1), [-1, 3, 3])
+    # Column-vector map A = YIQ^-1 R YIQ; rows of pixels are multiplied by its transpose.
+    hue_map = tf.linalg.matrix_transpose(tf.linalg.inv(yiq)[None] @ rotate @ yiq[None])
+    return hue_map @ matrix
 
 
 def finish_image(image: tf.Tensor, colour: Optional[tf.Tensor] = None,
@@ -162,12 +199,19 @@ def finish_image(image: tf.Tensor, colour: Optional[tf.Tensor] = None,
     return tf.reshape(tf.clip_by_value(flat, 0.0, 1.0), size)
 
 
-def decode_audio(window: tf.Tensor, num_samples: int, gain: Optional[tf.Tensor] = None) -> tf.Tensor:
+def decode_audio(window: tf.Tensor, num_samples: int, gain: Optional[tf.Tensor] = None,
+                 tilt: Optional[tf.Tensor] = None) -> tf.Tensor:
     """2 * num_samples little-endian int16 bytes -> float32 [num_samples] in [-1, 1].
 
     gain: float32 scalar applied to the whole clip (augmentation), result clipped to [-1, 1].
+    tilt: float32 scalar a of y[n] = (x[n] - a x[n-1]) / (1 + |a|): a > 0 tilts towards treble,
+          a < 0 towards bass; the division keeps the peak level bounded.
     """
-    audio = tf.ensure_shape(tf.io.decode_raw(window, tf.int16, little_endian=True), [num_samples])
+    audio = tf.cast(tf.ensure_shape(tf.io.decode_raw(window, tf.int16, little_endian=True), [num_samples]),
+                    tf.float32) * (1.0 / 32768.0)
+    if tilt is not None:
+        previous = tf.concat([audio[:1], audio[:-1]], axis=0)
+        audio = (audio - tilt * previous) / (1.0 + tf.abs(tilt))
     if gain is None:
-        return tf.cast(audio, tf.float32) * (1.0 / 32768.0)
-    return tf.clip_by_value(tf.cast(audio, tf.float32) * (gain / 32768.0), -1.0, 1.0)
+        return audio
+    return tf.clip_by_value(audio * gain, -1.0, 1.0)

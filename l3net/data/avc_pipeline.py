@@ -12,7 +12,7 @@ Training (infinite):
   -> video shuffle of the draws -> windows of `WINDOW_VIDEOS` videos -> pairs (negatives take a
      window of another video of the same window)
   -> example shuffle of compact pairs (one JPEG string + one int16 window, ~120 KB at paper size;
-     seed 001's shortcut came from poor shuffling, so this buffer is large)
+     a public Objects-that-Sound reproduction's shortcut came from poor shuffling, so this buffer is large)
   -> decode + augment -> batch (drop remainder) -> prefetch.
 Eval (finite, fixed): every video once in file order, the same pairs for the same seed, labels
 alternating positive/negative, centre crop, no augmentation, last partial batch kept.
@@ -92,7 +92,7 @@ def avc_dataset(data_dir: str, split: str, config: DataConfig, *, training: bool
         pairs = pair_sampling.pair_window(draws, seed=seed, with_metadata=with_metadata)
         if augment:
             pairs.update(augmentation.draw_params(pair_sampling.window_seed(seed, draws, 2),
-                                                  tf.shape(pairs["label"])[0]))
+                                                  tf.shape(pairs["label"])[0], config.strength))
         return pairs
 
     ratio = augmentation.jpeg_decode_ratio(int(info.short_side), config.resize_short_side)
@@ -166,7 +166,7 @@ def _eval_windows(draws: tf.data.Dataset, count: int) -> tf.data.Dataset:
     return draws.group_by_window(key, lambda _, window: window.batch(2 * WINDOW_VIDEOS), window_size_func=size)
 
 
-_AUGMENT_KEYS = ("crop", "flip", "colour", "brightness", "gain")
+_AUGMENT_KEYS = ("crop", "flip", "colour", "brightness", "gain", "tilt")
 
 
 def decode_pair(example: Dict[str, tf.Tensor], config: DataConfig, *, ratio: int,
@@ -184,7 +184,8 @@ def decode_pair(example: Dict[str, tf.Tensor], config: DataConfig, *, ratio: int
                                       resize_short_side=config.resize_short_side, ratio=ratio)
     if augment:
         image = augmentation.finish_image(image, example["colour"], example["brightness"])
-        audio = augmentation.decode_audio(example["audio"], config.num_audio_samples, example["gain"])
+        tilt = example["tilt"] if config.strength.spectral_tilt > 0 else None
+        audio = augmentation.decode_audio(example["audio"], config.num_audio_samples, example["gain"], tilt)
     else:
         image = augmentation.finish_image(image)
         audio = augmentation.decode_audio(example["audio"], config.num_audio_samples)

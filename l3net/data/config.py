@@ -13,6 +13,20 @@ from l3net.models.config import ModelConfig
 
 
 @dataclasses.dataclass(frozen=True)
+class Strength:
+    """Augmentation beyond the paper's (all 0 = the paper's augmentation exactly).
+
+    hue_jitter:    max hue rotation, as a fraction of a full turn (0.5 = any hue).
+    gain_db:       random gain U(-gain_db, +gain_db) dB instead of the paper's +-10 %.
+    spectral_tilt: y[n] = x[n] - a x[n-1] with a ~ U(-t, t): a random first-order treble/bass tilt.
+    """
+
+    hue_jitter: float = 0.0
+    gain_db: float = 0.0
+    spectral_tilt: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Sampling and augmentation settings of `l3net.data.avc_dataset`.
 
@@ -24,10 +38,13 @@ class DataConfig:
     pairs_per_video:   AVC pairs drawn from each decoded video record before shuffling, to amortise
                        parsing a record over several examples.
     video_shuffle_buffer:   videos mixed before sampling.
-    example_shuffle_buffer: sampled pairs mixed before batching (large: seed 001's shortcut came
+    example_shuffle_buffer: sampled pairs mixed before batching (large: a public Objects-that-Sound
+                       reproduction's shortcut came
                        from poor shuffling).
     augment:           paper augmentation (random resized crop, flip, brightness, saturation,
                        +-10 % gain); off for evaluation.
+    hue_jitter, gain_db, spectral_tilt: augmentation beyond the paper's (`augmentation.Strength`;
+                       0 = off): against memorising which video a pair comes from on small sets.
     """
 
     image_size: int = 224
@@ -39,6 +56,13 @@ class DataConfig:
     video_shuffle_buffer: int = 1024
     example_shuffle_buffer: int = 4096
     augment: bool = True
+    hue_jitter: float = 0.0
+    gain_db: float = 0.0
+    spectral_tilt: float = 0.0
+
+    @property
+    def strength(self) -> Strength:
+        return Strength(hue_jitter=self.hue_jitter, gain_db=self.gain_db, spectral_tilt=self.spectral_tilt)
 
     @property
     def num_audio_samples(self) -> int:

@@ -183,7 +183,8 @@ def get_video_embedding(frames: np.ndarray, fps: float, audio: Optional[np.ndarr
     _check(hop_size, batch_size)
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[0] == 0 or frames.shape[3] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames of shape {frames.shape} and dtype {frames.dtype}: expected uint8 [T, H, W, 3], T >= 1")
+        raise ValueError(f"frames of shape {frames.shape} and dtype {frames.dtype}: expected uint8 [T, H, W, 3], "
+                         "T >= 1")
     if not fps > 0:
         raise ValueError(f"fps={fps}: must be > 0")
     embedder = get_embedder(model)

@@ -17,16 +17,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags, logging  # noqa: E402
 
+from l3net import cli_flags  # noqa: E402
 from l3net.command_line import fail, run_tool  # noqa: E402
 
 TOOL = "l3net_embed"
 KINDS = ("audio", "image", "video")
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "Export directory of `l3net_export` (--export_dir) or model directory of "
-                    "`l3net_train` (--model_dir).")
-flags.DEFINE_float("hop", 0.1, "Seconds between audio windows and between video frames.")
-flags.DEFINE_integer("batch_size", 32, "Windows or images per forward pass.")
-flags.DEFINE_string("output_dir", None, "Where the .npz files go (default: next to each input).")
+SHARED = cli_flags.uses(
+    model=(None, "Export directory of `l3net_export` (--export_dir) or model directory of `l3net_train` "
+                 "(--model_dir)."),
+    hop=(0.1, "Seconds between audio windows and between video frames."),
+    batch_size=(32, "Windows or images per forward pass."),
+    output_dir=(None, "Where the .npz files go (default: next to each input)."),
+    checkpoint=("best", "With a model directory: which checkpoint, best|latest|<step> (best = best validation; "
+                        "falls back to latest)."),
+)
 flags.DEFINE_bool("center", True, "Centre audio window i on i * hop (else start it there).")
 flags.DEFINE_string("suffix", "", "Appended to each output's file stem (<stem><suffix>.npz).")
 
@@ -53,7 +58,10 @@ class _Progress:
 def _processor(kind: str) -> Callable[[str, str], str]:
     from l3net.embed import api
 
-    common = {"model": FLAGS.model, "output_dir": FLAGS.output_dir, "suffix": FLAGS.suffix}
+    from l3net.embed.embedder import get_embedder
+
+    common = {"model": get_embedder(FLAGS.model, FLAGS.checkpoint), "output_dir": FLAGS.output_dir,
+              "suffix": FLAGS.suffix}
     timed = {"hop_size": FLAGS.hop, "center": FLAGS.center, "batch_size": FLAGS.batch_size}
     if kind == "audio":
         return lambda path: api.process_audio_file(path, **common, **timed)
@@ -102,7 +110,7 @@ def main(argv: List[str]) -> int:
     from l3net.model_dir import ModelDirError
 
     try:
-        get_embedder(FLAGS.model).require(argv[1])
+        get_embedder(FLAGS.model, FLAGS.checkpoint).require(argv[1])
     except ModelDirError as e:
         fail(TOOL, f"--model: {e}")
     paths = argv[2:]
@@ -114,7 +122,7 @@ def main(argv: List[str]) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    run_tool(TOOL, main, __doc__, [__name__])
+    run_tool(TOOL, main, __doc__, [__name__], shared=SHARED)
 
 
 if __name__ == "__main__":

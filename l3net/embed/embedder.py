@@ -18,9 +18,9 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
-from l3net import model_dir as model_dir_lib
 from l3net.embed.exported import ExportedEmbedder, is_export_dir
-from l3net.serving.images import prepare_images, resize_short_side
+from l3net.model_dir import MODEL_CONFIG_NAME, ModelDir, ModelDirError
+from l3net.serving.images import prepare_images
 
 
 class Embedder:
@@ -28,18 +28,20 @@ class Embedder:
 
     Attributes: sample_rate (Hz the audio model takes), window (samples per audio window),
     image_size, resize_short_side, audio_dim, image_dim, step (checkpoint step), config.
+    `checkpoint`: best|latest|<step> (default: the best by validation; latest if none).
     """
 
-    def __init__(self, model_dir: str):
+    def __init__(self, model_dir: str, checkpoint: Union[str, int, None] = "best"):
         from l3net.models import embedding_models
 
-        model, cfg, step = model_dir_lib.load_model(model_dir)
+        directory = ModelDir(model_dir)
+        model, cfg, step = directory.load_model(checkpoint)
         image_model, audio_model = embedding_models(model)
         self.model_dir = os.path.abspath(model_dir)
         self.config, self.step = cfg, step
         self.sample_rate, self.window = cfg.sample_rate, cfg.num_audio_samples
         self.image_size = cfg.image_size
-        self.resize_short_side = resize_short_side(model_dir, cfg)
+        self.resize_short_side = directory.resize_short_side(cfg)
         self.audio_dim = int(audio_model.output.shape[-1])
         self.image_dim = int(image_model.output.shape[-1])
         self._audio = tf.function(lambda x: audio_model(x, training=False), reduce_retracing=True,
@@ -65,24 +67,25 @@ _WHAT = "pass an `l3net_export --export_dir` or an `l3net_train --model_dir`"
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(path: str) -> AnyEmbedder:
+def _cached(path: str, checkpoint: Union[str, int, None]) -> AnyEmbedder:
     if not os.path.isdir(path):
-        raise model_dir_lib.ModelDirError(f"{path}: no such directory; {_WHAT}")
+        raise ModelDirError(f"{path}: no such directory; {_WHAT}")
     if is_export_dir(path):
         return ExportedEmbedder(path)
-    if not os.path.isfile(os.path.join(path, model_dir_lib.MODEL_CONFIG_NAME)):
-        raise model_dir_lib.ModelDirError(f"{path}: neither an export (no audio_embedding/ or image_embedding/) "
-                                          f"nor a model directory (no {model_dir_lib.MODEL_CONFIG_NAME}); {_WHAT}")
-    return Embedder(path)
+    if not os.path.isfile(os.path.join(path, MODEL_CONFIG_NAME)):
+        raise ModelDirError(f"{path}: neither an export (no audio_embedding/ or image_embedding/) "
+                            f"nor a model directory (no {MODEL_CONFIG_NAME}); {_WHAT}")
+    return Embedder(path, checkpoint)
 
 
-def get_embedder(model: Union[str, AnyEmbedder]) -> AnyEmbedder:
+def get_embedder(model: Union[str, AnyEmbedder], checkpoint: Union[str, int, None] = "best") -> AnyEmbedder:
     """The embedder of an export or model directory (cached by absolute path), or `model` itself.
 
+    `checkpoint` applies to a model directory (an export holds the weights it was exported with).
     Raises ModelDirError for a directory that is neither (or is unusable).
     """
     if isinstance(model, (Embedder, ExportedEmbedder)):
         return model
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"model={model!r}: pass an export or model directory (str) or an l3net embedder")
-    return _cached(os.path.abspath(os.fspath(model)))
+    return _cached(os.path.abspath(os.fspath(model)), checkpoint)

@@ -2,7 +2,7 @@
 
 Video frames are sampled on a regular time grid: the frame for time t is the last decoded frame
 whose presentation time is <= t (the first frame for earlier times), as the converter does
-(data_tools.media_decode), and output times run while t < the end of the last frame. At most
+(l3net.media_decode), and output times run while t < the end of the last frame. At most
 the frame on screen and its RGB copy are held, whatever the video's length.
 """
 
@@ -13,7 +13,7 @@ from typing import Iterator, Optional, Tuple
 import av
 import numpy as np
 
-from data_tools.media_decode import strerror
+from l3net.media_decode import strerror
 from l3net.audio_files import AudioFileError, open_stream
 
 # Slack on time comparisons (frame times are rationals rounded to float).

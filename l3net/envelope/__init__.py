@@ -1,4 +1,4 @@
-"""Sound from vision (seed 002): predict a clip's audio envelope, one value per video frame.
+"""Sound from vision (the sound-from-video experiment): predict a clip's audio envelope, one value per video frame.
 
 Modules: `targets` (waveform -> per-frame envelope, graph code), `config` (EnvelopeConfig),
 `envelope_dataset` (tf.data clips of frames + targets), `envelope_model` (frozen or fine-tuned L3

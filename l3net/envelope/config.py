@@ -26,16 +26,17 @@ class EnvelopeConfig:
     init_from:       model dir the tower's weights were loaded from, or 'random'.
     finetune_vision: train the tower too (False: frozen, BatchNorm in inference mode).
     feature_grid:    the tower's last conv activation [H', W', C] is max-pooled to a
-                     grid x grid x C map and flattened (seed 002: 7 x 7 x 512); global pooling
+                     grid x grid x C map and flattened (the sound-from-video experiment: 7 x 7 x 512); global pooling
                      would drop where the object is, which is what an impact is about.
-    lstm_units:      width of both LSTM layers (seed: 512).
+    lstm_units:      width of both LSTM layers (sound-from-video experiment: 512).
     fc_widths:       widths of the first two fc layers; the third is fc 1 + sigmoid.
     sequence_frames: frames per training clip (evaluation uses whole clips).
-    sigma_at_44k:    target smoothing in samples at 44.1 kHz (seed: 200).
+    sigma_at_44k:    target smoothing in samples at 44.1 kHz (sound-from-video experiment: 200).
     bidirectional:   both LSTM layers also run backwards over the clip (offline prediction may
-                     look at the next frames: an impact sounds when the object stops). Seed: False.
+                     look at the next frames: an impact sounds when the object stops). The original
+                     experiment: False.
     frame_deltas:    the head also gets each frame's feature change since the previous frame
-                     (motion, which a single frame's appearance hardly shows). Seed: False.
+                     (motion, which a single frame's appearance hardly shows). Sound-from-video experiment: False.
     """
 
     vision: ModelConfig = ModelConfig()

@@ -1,4 +1,4 @@
-"""Automatic scores of predicted envelopes (seed 002 scored 100 clips by hand).
+"""Automatic scores of predicted envelopes (the sound-from-video experiment scored 100 clips by hand).
 
 Per clip (float [N] sequences, prediction and truth):
   * Pearson correlation r (0 when either sequence is constant: a flat prediction says nothing
@@ -9,7 +9,7 @@ Per clip (float [N] sequences, prediction and truth):
   * predicted peaks matched one-to-one to true peaks within +-`tolerance` frames (closest pairs
     first): precision, recall, F1 and the signed / absolute timing error of matched peaks in
     frames (positive = predicted late). A clip with no true and no predicted peak has F1 = 1.
-  * the seed's three-way grade, by the rule in `grade` below.
+  * the sound-from-video experiment's three-way grade, by the rule in `grade` below.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from scipy.signal import find_peaks
 
-# The seed's hand scores of its 100 clips: 74 good, 12 not so good, 14 bad -> score 0.60.
+# The sound-from-video experiment's hand scores of its 100 clips: 74 good, 12 not so good, 14 bad -> score 0.60.
 SEED_SCORE = 0.60
 SEED_FRACTIONS = {"good": 0.74, "not_so_good": 0.12, "bad": 0.14}
 GOOD_R, GOOD_F1, BAD_R = 0.6, 0.5, 0.3
 GRADE_RULE = (f"good: r >= {GOOD_R} and peak F1 >= {GOOD_F1}; bad: r < {BAD_R}; otherwise not_so_good. "
-              "score = (good - bad) / clips, as the seed's {+1, 0, -1} average")
+              "score = (good - bad) / clips, as the sound-from-video experiment's {+1, 0, -1} average")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,10 +86,10 @@ def f1_from_counts(matched: int, num_pred: int, num_true: int) -> Tuple[float, f
 
 
 def grade(r: float, f1: float) -> str:
-    """The seed's three grades, automatically: see GRADE_RULE.
+    """The sound-from-video experiment's three grades, automatically: see GRADE_RULE.
 
     Why these thresholds: r >= 0.6 is a strong linear agreement of the two curves and F1 >= 0.5
-    means most sound events were found at the right frame (+-tolerance), what the seed's
+    means most sound events were found at the right frame (+-tolerance), what the sound-from-video experiment's
     figures call a good prediction; r < 0.3 is a curve that does not follow the sound at all.
     """
     if r >= GOOD_R and f1 >= GOOD_F1:

@@ -1,4 +1,4 @@
-"""The envelope network (seed 002): frames -> per-frame sound envelope in [0, 1].
+"""The envelope network (the sound-from-video experiment): frames -> per-frame sound envelope in [0, 1].
 
   frames [B, T, S, S, 3] in [0, 1]
     -> per frame: the L3 vision tower's last conv block [H', W', C] (frozen or fine-tuned)
@@ -6,7 +6,7 @@
     -> head (`build_head`, a sub-model named `envelope_head`, so training on cached tower
        features (`feature_cache`) and the full frames model share one set of weights):
        [frame_deltas: concat x_t - x_{t-1}                      [B, T, 2F]]
-       -> LSTM(lstm_units) -> LSTM(lstm_units)                 [B, T, U]   (seed 003: a
+       -> LSTM(lstm_units) -> LSTM(lstm_units)                 [B, T, U]   (the L3 paper notes: a
           recurrent layer over the frame sequence; `bidirectional`: each LSTM also runs backwards
           over the clip, [B, T, 2U])
        -> fc fc_widths[0] + ReLU -> fc fc_widths[1] + ReLU -> fc 1 + sigmoid -> [B, T]
@@ -18,7 +18,7 @@ the difference of consecutive frames' features does. Envelope prediction here is
 clips), so looking at the next frames is allowed. A bidirectional model's outputs depend on
 every frame of the clip, so clips are predicted one at a time, unpadded (`predict_clips`).
 
-Paper size (224 px, 28 x 28 x 512 conv map, grid 7): 25,088 features per frame, the seed's
+Paper size (224 px, 28 x 28 x 512 conv map, grid 7): 25,088 features per frame, the sound-from-video experiment's
 512 x 7 x 7. The tower is a sub-model taken from a built AVC model (`get_towers` /
 `vision_conv_feature_model`), so its weights load from any L3-Net or AVE-Net checkpoint.
 """

@@ -1,4 +1,4 @@
-"""Pictures of predicted vs true envelopes, like the seed's: frames above, curves below.
+"""Pictures of predicted vs true envelopes, like the sound-from-video experiment's: frames above, curves below.
 
 PNG: a strip of evenly spaced frames over the clip, and the true, predicted and motion-energy
 envelopes against the frame index with detected peaks marked. GIF: the clip playing, with a

@@ -1,6 +1,6 @@
 """The envelope target: audio waveform -> one loudness value in [0, 1] per video frame.
 
-Seed 002's recipe, as graph code so it runs in tf.data on the records' own audio:
+The sound-from-video experiment's recipe, as graph code so it runs in tf.data on the records' own audio:
   1. int16 -> float in [-1, 1], absolute value;
   2. Gaussian smoothing, sigma = 200 samples at 44.1 kHz, scaled with the sample rate (so the
      smoothing is the same 4.5 ms at any rate); kernel truncated at 4 sigma and the signal
@@ -88,7 +88,7 @@ def envelope_targets(audio: tf.Tensor, num_frames: tf.Tensor, sample_rate: tf.Te
       sample_rate, fps: the record's (scalars).
       nominal_rate: the dataset's sample rate (dataset.json); the smoothing kernel is built for
         it once (static), records are checked against it by the caller.
-      sigma_at_44k: smoothing width in samples at 44.1 kHz (seed: 200).
+      sigma_at_44k: smoothing width in samples at 44.1 kHz (sound-from-video experiment: 200).
 
     Returns:
       float32 [N] in [0, 1].

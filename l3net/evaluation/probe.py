@@ -17,7 +17,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Union
 
 from l3net import model_dir as model_dir_lib
 from l3net.atomic_files import write_text_atomic
@@ -60,8 +60,9 @@ def _read_config_path(path: str):
                      "(e.g. configs written by `l3net_train`)")
 
 
-def load_probe_model(model_dir: str, *, model_config: Optional[str] = None, seed: int = 0) -> ProbeModel:
-    """A trained model (newest checkpoint of `model_dir`) or, for model_dir='random', a seeded fresh one.
+def load_probe_model(model_dir: str, *, model_config: Optional[str] = None, seed: int = 0,
+                     checkpoint: Union[str, int, None] = "best") -> ProbeModel:
+    """A trained model (`checkpoint` of `model_dir`) or, for model_dir='random', a seeded fresh one.
 
     Raises ModelDirError / ProbeError with a one-line message.
     """
@@ -80,13 +81,10 @@ def load_probe_model(model_dir: str, *, model_config: Optional[str] = None, seed
                           f"random init (seed {seed}) of {cfg.model}")
     if model_config:
         raise ProbeError("--model_config only applies with --model_dir random (a trained model dir has its own)")
-    model, cfg, step = model_dir_lib.load_model(model_dir)
-    checkpoint = model_dir_lib.latest_checkpoint(model_dir)
-    index = checkpoint + ".index"
-    stamp = os.stat(index).st_mtime_ns if os.path.exists(index) else 0
-    return ProbeModel(os.path.abspath(model_dir), model, cfg, step, {"checkpoint": os.path.abspath(checkpoint), "step": step,
-                                         "checkpoint_mtime_ns": stamp, "config": cfg.to_dict()},
-                      f"{cfg.model} step {step}")
+    directory = model_dir_lib.ModelDir(model_dir)
+    model, cfg, step = directory.load_model(checkpoint)
+    identity = {**directory.checkpoint_identity(checkpoint), "step": step, "config": cfg.to_dict()}
+    return ProbeModel(os.path.abspath(model_dir), model, cfg, step, identity, f"{cfg.model} step {step}")
 
 
 def _window_samples(cfg, window_s: Optional[float], hop_s: float) -> tuple:
@@ -159,7 +157,8 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
         "model_dir": probe_model.source,
         "model": cfg.model, "model_description": probe_model.description,
         "random_init": bool(probe_model.identity.get("random_init", False)), "seed": seed,
-        "checkpoint_step": probe_model.step, "classifier": classifier,
+        "checkpoint_step": probe_model.step, "checkpoint": probe_model.identity.get("checkpoint"),
+        "classifier": classifier,
         "window_seconds": window / cfg.sample_rate, "hop_seconds": hop / cfg.sample_rate,
         "sample_rate": cfg.sample_rate, "feature_dim": dim, "pool_grid": list(grid),
         "num_clips": len(dataset.paths), "num_windows": int(len(clip_index)), "class_names": dataset.class_names,
@@ -210,3 +209,34 @@ def format_comparison(reports: Dict[str, Dict[str, object]]) -> str:
     lines.append(f"  paper: {_paper_line(task)}")
     return "\n".join(lines)
 
+
+
+def default_output_dir(task: str, model_dir: str, model_config: Optional[str] = None) -> str:
+    """`<model_dir>/probe_<task>`, or `probe_<task>_random` next to the config for random init."""
+    if model_dir == RANDOM_INIT:
+        base = model_config if model_config and os.path.isdir(model_config) else os.path.dirname(model_config or "")
+        return os.path.join(base or ".", f"probe_{task}_random")
+    return os.path.join(model_dir, f"probe_{task}")
+
+
+def run_probe_evaluation(task: str, model_dir: str, data_dir: str, output_dir: Optional[str] = None, *,
+                         checkpoint: Union[str, int, None] = "best", model_config: Optional[str] = None,
+                         classifier: str = "linear_svm", window_s: Optional[float] = None, hop_s: float = 0.5,
+                         batch_size: int = 64, cache_dir: Optional[str] = None, seed: int = 0,
+                         log: Callable[[str], None] = print) -> Dict[str, object]:
+    """`l3net_probe <task>` as a library function: model directory (or 'random') + benchmark -> probe.json.
+
+    The benchmark folder is checked before the model is built, so a bad layout fails in a second.
+    Raises SoundDatasetError, AudioFileError, ModelDirError or ProbeError (one-line messages).
+    """
+    from l3net.evaluation import sound_datasets
+
+    if task not in sound_datasets.READERS:
+        raise ProbeError(f"task {task!r}: use one of {', '.join(sound_datasets.READERS)}")
+    if hop_s <= 0 or batch_size < 1:
+        raise ProbeError("--hop must be > 0 and --batch_size >= 1")
+    sound_datasets.READERS[task](data_dir)
+    probe_model = load_probe_model(model_dir, model_config=model_config, seed=seed, checkpoint=checkpoint)
+    return run_probe(task, data_dir, probe_model, output_dir or default_output_dir(task, model_dir, model_config),
+                     classifier=classifier, window_s=window_s, hop_s=hop_s, batch_size=batch_size,
+                     cache_dir=cache_dir, seed=seed, log=log)

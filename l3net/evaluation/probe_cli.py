@@ -14,6 +14,10 @@ Random-init baseline (L3-Net Table 2): `--model_dir random --model_config C`, wh
 model_config.json or a model directory; the architecture is built with `--seed`-seeded initial
 weights and probed through the same pipeline (give it its own --output_dir).
 
+`--checkpoint=best|latest|<step>` picks the weights of a trained model (default: the best by
+validation). The probe is the `esc50` / `dcase2013` evaluator of `l3net.evaluation.evaluators`
+(`l3net.evaluation.probe.run_probe_evaluation`); this command is its flags.
+
 Writes `<output_dir>/probe.json` (per-fold and mean accuracy, confusion matrix, settings, paper
 numbers) and `<output_dir>/confusion_matrix.png` (default output_dir: `<model_dir>/probe_<task>`,
 `probe_<task>_random` next to the config for random init). Window features are cached in
@@ -30,38 +34,33 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags, logging  # noqa: E402
 
+from l3net import cli_flags  # noqa: E402
 from l3net.command_line import fail, run_tool  # noqa: E402
 
 TASKS = ("esc50", "dcase2013")
 CLASSIFIER_NAMES = ("linear_svm", "logreg", "mlp")  # = linear_probe.CLASSIFIERS (no sklearn import here)
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "Benchmark folder (ESC-50 or DCASE 2013 SCD layout).")
-flags.DEFINE_string("model_dir", None, "Model directory written by `l3net_train`, or 'random' for the "
-                    "random-init baseline (needs --model_config).")
+SHARED = cli_flags.uses(
+    data_dir=(None, "Benchmark folder (ESC-50 or DCASE 2013 SCD layout)."),
+    model_dir=(None, "Model directory written by `l3net_train`, or 'random' for the random-init baseline (needs "
+                     "--model_config)."),
+    output_dir=(None, "Where probe.json and confusion_matrix.png go (default <model_dir>/probe_<task>)."),
+    hop=(0.5, "Seconds between window starts."),
+    batch_size=(64, "Windows per network call."),
+    seed=(0, "Seed of the classifier and of the random-init weights."),
+    checkpoint=("best", "Which checkpoint of --model_dir: best|latest|<step> (best = best validation; falls back "
+                        "to latest)."),
+)
 flags.DEFINE_string("model_config", None, "With --model_dir random: a model_config.json or a model directory "
                     "whose architecture is initialised randomly.")
-flags.DEFINE_string("output_dir", None, "Where probe.json and confusion_matrix.png go "
-                    "(default <model_dir>/probe_<task>).")
 flags.DEFINE_enum("classifier", "linear_svm", CLASSIFIER_NAMES,
                   "linear_svm: one-vs-rest LinearSVC (paper); logreg: logistic regression; mlp: 1 hidden layer.")
 flags.DEFINE_float("window", None, "Window length in seconds; must be the model's input length (default: it).")
-flags.DEFINE_float("hop", 0.5, "Seconds between window starts.")
-flags.DEFINE_integer("batch_size", 64, "Windows per network call.")
 flags.DEFINE_string("cache_dir", None, "Feature cache folder (default <output_dir>/feature_cache).")
-flags.DEFINE_integer("seed", 0, "Seed of the classifier and of the random-init weights.")
 
 
 def _fail(message: str) -> NoReturn:
     fail("l3net_probe", message)
-
-
-def _output_dir(task: str) -> str:
-    if FLAGS.output_dir:
-        return FLAGS.output_dir
-    if FLAGS.model_dir == "random":
-        base = FLAGS.model_config if os.path.isdir(FLAGS.model_config) else os.path.dirname(FLAGS.model_config)
-        return os.path.join(base or ".", f"probe_{task}_random")
-    return os.path.join(FLAGS.model_dir, f"probe_{task}")
 
 
 def main(argv: List[str]) -> int:
@@ -72,8 +71,6 @@ def main(argv: List[str]) -> int:
     task = argv[1]
     if not FLAGS.data_dir or not FLAGS.model_dir:
         _fail("--data_dir and --model_dir are required")
-    if FLAGS.hop <= 0 or FLAGS.batch_size < 1:
-        _fail("--hop must be > 0 and --batch_size >= 1")
     if FLAGS.model_dir == "random" and not FLAGS.model_config:
         _fail("--model_dir random needs --model_config (a model_config.json or a model directory)")
 
@@ -81,14 +78,12 @@ def main(argv: List[str]) -> int:
     from l3net.evaluation import probe, sound_datasets
     from l3net.model_dir import ModelDirError
 
+    output_dir = FLAGS.output_dir or probe.default_output_dir(task, FLAGS.model_dir, FLAGS.model_config)
     try:
-        # The folder is checked before the model is built: a bad layout fails in a second.
-        sound_datasets.READERS[task](FLAGS.data_dir)
-        probe_model = probe.load_probe_model(FLAGS.model_dir, model_config=FLAGS.model_config, seed=FLAGS.seed)
-        output_dir = _output_dir(task)
-        probe.run_probe(task, FLAGS.data_dir, probe_model, output_dir, classifier=FLAGS.classifier,
-                        window_s=FLAGS.window, hop_s=FLAGS.hop, batch_size=FLAGS.batch_size,
-                        cache_dir=FLAGS.cache_dir, seed=FLAGS.seed)
+        probe.run_probe_evaluation(task, FLAGS.model_dir, FLAGS.data_dir, output_dir, checkpoint=FLAGS.checkpoint,
+                                   model_config=FLAGS.model_config, classifier=FLAGS.classifier,
+                                   window_s=FLAGS.window, hop_s=FLAGS.hop, batch_size=FLAGS.batch_size,
+                                   cache_dir=FLAGS.cache_dir, seed=FLAGS.seed)
     except (sound_datasets.SoundDatasetError, AudioFileError, ModelDirError, probe.ProbeError) as e:
         _fail(str(e))
     print(f"wrote {os.path.join(output_dir, probe.PROBE_JSON)} and {os.path.join(output_dir, probe.CONFUSION_PNG)}")
@@ -97,7 +92,7 @@ def main(argv: List[str]) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    run_tool("l3net_probe", main, __doc__, [__name__])
+    run_tool("l3net_probe", main, __doc__, [__name__], shared=SHARED)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ Euclidean distance; nDCG@k with relevance = number of shared labels, for im-im, 
 and aud-aud (the query's own video excluded from intra-modal lists), next to the chance level of
 this data (expected nDCG@k of a random ranking) and the paper's numbers.
 
+The `retrieval` evaluator of `l3net.evaluation.evaluators` (`retrieval_report.run_retrieval`);
+this command is its flags. `--checkpoint=best|latest|<step>` (default: the best by validation).
+
 Writes R/retrieval.json, R/embeddings.npz and R/retrieval_<direction>.png (default R:
 `<model_dir>/retrieval_<split>`).
 """
@@ -20,18 +23,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags, logging  # noqa: E402
 
+from l3net import cli_flags  # noqa: E402
 from l3net.command_line import fail, run_tool  # noqa: E402
 from l3net.data import schema  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "Model directory written by `l3net_train`.")
-flags.DEFINE_string("data_dir", None, "Converted dataset (output_dir of `l3net_data convert`), with labels.")
-flags.DEFINE_string("split", "test", "Split to rank: train | val | test.")
+SHARED = cli_flags.uses(
+    model_dir=(None, "Model directory written by `l3net_train`."),
+    data_dir=(None, "Converted dataset (output_dir of `l3net_data convert`), with labels."),
+    split=("test", "Split to rank: train | val | test."),
+    output_dir=(None, "Where the results go (default <model_dir>/retrieval_<split>)."),
+    batch_size=(64, "Videos per network call."),
+    seed=(0, "Seed of the choice of queries shown."),
+    checkpoint=("best", "Which checkpoint: best|latest|<step> (best = best validation; falls back to latest)."),
+)
 flags.DEFINE_integer("k", 30, "nDCG cut-off (the paper's is 30).")
-flags.DEFINE_string("output_dir", None, "Where the results go (default <model_dir>/retrieval_<split>).")
-flags.DEFINE_integer("batch_size", 64, "Videos per network call.")
 flags.DEFINE_integer("num_queries_shown", 4, "Queries per direction in the result grids.")
-flags.DEFINE_integer("seed", 0, "Seed of the choice of queries shown.")
 
 
 def _fail(message: str) -> NoReturn:
@@ -45,21 +52,15 @@ def main(argv: List[str]) -> int:
               "[--split test --k 30 --output_dir R]")
     if not FLAGS.model_dir or not FLAGS.data_dir:
         _fail("--model_dir and --data_dir are required")
-    if FLAGS.split not in schema.SPLITS:
-        _fail(f"--split={FLAGS.split}: use one of {', '.join(schema.SPLITS)}")
-    if FLAGS.k < 1 or FLAGS.batch_size < 1 or FLAGS.num_queries_shown < 1:
-        _fail("--k, --batch_size and --num_queries_shown must be >= 1")
-    from l3net import model_dir as model_dir_lib
     from l3net.evaluation.retrieval_report import RETRIEVAL_JSON, run_retrieval
+    from l3net.model_dir import ModelDirError
 
+    output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"retrieval_{FLAGS.split}")
     try:
-        # Cheap checks first: a bad path fails before the model is built.
-        model_dir_lib.read_model_config(FLAGS.model_dir)
-        schema.shard_paths(FLAGS.data_dir, FLAGS.split)
-        output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"retrieval_{FLAGS.split}")
         run_retrieval(FLAGS.model_dir, FLAGS.data_dir, output_dir, split=FLAGS.split, k=FLAGS.k,
-                      batch_size=FLAGS.batch_size, num_queries_shown=FLAGS.num_queries_shown, seed=FLAGS.seed)
-    except (model_dir_lib.ModelDirError, schema.DatasetError, ValueError) as e:
+                      batch_size=FLAGS.batch_size, num_queries_shown=FLAGS.num_queries_shown, seed=FLAGS.seed,
+                      checkpoint=FLAGS.checkpoint)
+    except (ModelDirError, schema.DatasetError, ValueError) as e:
         _fail(str(e).splitlines()[0])
     print(f"wrote {os.path.join(output_dir, RETRIEVAL_JSON)}")
     return 0
@@ -67,7 +68,7 @@ def main(argv: List[str]) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    run_tool("l3net_retrieval", main, __doc__, [__name__])
+    run_tool("l3net_retrieval", main, __doc__, [__name__], shared=SHARED)
 
 
 if __name__ == "__main__":

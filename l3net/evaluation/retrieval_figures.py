@@ -1,6 +1,6 @@
 """Pictures of retrieval: for a few queries of each direction, the query and its top-5 results.
 
-Like the figures of seed 000's Objects-that-Sound reproduction: one row per query, the query in
+Like the figures of the first public Objects-that-Sound reproduction: one row per query, the query in
 the first column and the nearest results after it. Frames are shown as the network saw them
 (the centre crop); audio as a log-magnitude spectrogram thumbnail of the 1 s window. Each cell is
 captioned with its video's labels; results that share a label with the query are framed green,
@@ -30,7 +30,8 @@ def log_spectrogram(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.log10(power + 1e-10)
 
 
-def collect_items(batches: Iterable[Dict[str, object]], wanted: Iterable[int]) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
+def collect_items(batches: Iterable[Dict[str, object]],
+                  wanted: Iterable[int]) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
     """{video index: (image [S, S, 3], audio [N])} for the wanted indices, from `retrieval_dataset` batches.
 
     A second pass over the split that keeps only what the figures show (a whole test set of frames

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Union
 
 import numpy as np
 
-from l3net import model_dir as model_dir_lib
 from l3net.atomic_files import atomic_path, write_text_atomic
+from l3net.model_dir import ModelDir
 
 RETRIEVAL_JSON = "retrieval.json"
 EMBEDDINGS_NPZ = "embeddings.npz"
@@ -46,27 +46,37 @@ def format_table(report: Dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def run_retrieval(model_dir: str, data_dir: str, output_dir: str, *, split: str = "test", k: int = 30,
-                  batch_size: int = 64, num_queries_shown: int = 4, seed: int = 0,
-                  log: Callable[[str], None] = print) -> Dict[str, object]:
-    """Evaluates retrieval of the newest checkpoint of `model_dir` on `split` of `data_dir`.
+def run_retrieval(model_dir: str, data_dir: str, output_dir: Optional[str] = None, *, split: str = "test",
+                  k: int = 30, batch_size: int = 64, num_queries_shown: int = 4, seed: int = 0,
+                  checkpoint: Union[str, int, None] = "best", log: Callable[[str], None] = print) -> Dict[str, object]:
+    """Evaluates retrieval of `model_dir` (at `checkpoint`) on `split` of `data_dir`.
 
-    Raises ModelDirError, DatasetError or ValueError (one-line messages) before anything is written.
+    output_dir defaults to `<model_dir>/retrieval_<split>`. Raises ModelDirError, DatasetError or
+    ValueError (one-line messages) before anything is written.
     """
+    from l3net.data import schema
     from l3net.data.config import DataConfig
     from l3net.evaluation import retrieval, retrieval_figures
     from l3net.evaluation.retrieval_items import retrieval_dataset
 
-    model, cfg, step = model_dir_lib.load_model(model_dir)
+    if split not in schema.SPLITS:
+        raise ValueError(f"--split={split}: use one of {', '.join(schema.SPLITS)}")
+    if k < 1 or batch_size < 1 or num_queries_shown < 1:
+        raise ValueError("--k, --batch_size and --num_queries_shown must be >= 1")
+    directory = ModelDir(model_dir)
+    # Cheap checks first: a bad path fails before the model is built.
+    directory.model_config()
+    schema.shard_paths(data_dir, split)
+    directory.require_checkpoint(checkpoint)
+    output_dir = output_dir or os.path.join(model_dir, f"retrieval_{split}")
+    model, cfg, step = directory.load_model(checkpoint)
     # Frames are resized exactly as in training (the crop sees objects at the trained scale).
-    trained = model_dir_lib.read_run_config(model_dir).get("data", {})
-    overrides = {}
-    if "resize_short_side" in trained:
-        overrides["resize_short_side"] = int(trained["resize_short_side"])
-    data_cfg = DataConfig.for_model(cfg, batch_size=batch_size, augment=False, **overrides)
+    data_cfg = DataConfig.for_model(cfg, batch_size=batch_size, augment=False,
+                                    resize_short_side=directory.resize_short_side(cfg))
     videos = retrieval.embed_videos(model, retrieval_dataset(data_dir, split, data_cfg))
     scores = retrieval.evaluate_retrieval(videos, k)
     report = {"model_dir": os.path.abspath(model_dir), "model": cfg.model, "checkpoint_step": step,
+              "checkpoint": directory.checkpoint_path(checkpoint)[1],
               "data_dir": os.path.abspath(data_dir), "split": split, **scores,
               "paper_ndcg30": retrieval.PAPER_NDCG30}
     log(f"retrieval on {split}: {scores['num_videos']} videos, {scores['num_labels']} labels, step {step}")

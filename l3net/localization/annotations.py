@@ -7,7 +7,7 @@ stores that same path as each record's `source_path`, so records and annotations
 it (not on the record's video id, a hash the converter may derive differently).
 
 Frames: the converter resamples to its own fps; converted frame j shows time j / fps, i.e. the
-last source frame at or before that time (`data_tools.media_decode`). `frame_truth` maps times to
+last source frame at or before that time (`l3net.media_decode`). `frame_truth` maps times to
 source frames with that rule.
 """
 

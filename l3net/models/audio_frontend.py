@@ -13,7 +13,7 @@ Framing rules for every rate are in `frontend_geometry`.
            triangles of peak 1, N bands from 0 Hz to Nyquist, DC bin weight 0): mel *magnitude*,
            as OpenL3 (power 1). Bands narrower than the FFT bin spacing catch no bin and stay at
            log(LOG_EPS) (mel256 at 48 kHz: bands 0 and 7); the input BatchNorm copes.
-  learned: a trainable filterbank on the raw waveform (seed 003's end-to-end idea): LEARNED_FILTERS
+  learned: a trainable filterbank on the raw waveform (the L3 paper notes' end-to-end idea): LEARNED_FILTERS
            bands, each a quadrature pair of `window`-tap filters applied with the linear front
            end's hop; band energy = sqrt(re^2 + im^2 + LOG_EPS^2), output log(energy + LOG_EPS).
            Initialised to Hann-windowed cosine/sine pairs at mel-spaced centre frequencies, so at

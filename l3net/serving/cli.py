@@ -1,4 +1,7 @@
-"""`l3net_export --model_dir M --export_dir X`: SavedModels of a trained model (see l3net.serving.export)."""
+"""`l3net_export --model_dir M --export_dir X [--checkpoint best|latest|<step>]`: SavedModels of a trained model.
+
+See l3net.serving.export; the checkpoint defaults to the best by validation (latest if none).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags, logging  # noqa: E402
 
-from l3net import model_dir as model_dir_lib  # noqa: E402
+from l3net import cli_flags  # noqa: E402
 from l3net.command_line import fail, run_tool  # noqa: E402
+from l3net.model_dir import ModelDir, ModelDirError  # noqa: E402
 
 TOOL = "l3net_export"
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "Model directory written by `l3net_train`.")
+SHARED = cli_flags.uses(
+    model_dir=(None, "Model directory written by `l3net_train`."),
+    checkpoint=("best", "Which checkpoint: best|latest|<step> (best = best validation; falls back to latest)."),
+)
 flags.DEFINE_string("export_dir", None, "Where to write audio_embedding/, image_embedding/ and avc/.")
 
 
@@ -27,14 +34,13 @@ def main(argv: List[str]) -> int:
     if os.path.exists(FLAGS.export_dir) and not os.path.isdir(FLAGS.export_dir):
         fail(TOOL, f"--export_dir={FLAGS.export_dir}: exists and is not a directory")
     try:
-        model_dir_lib.read_model_config(FLAGS.model_dir)
-        if model_dir_lib.latest_checkpoint(FLAGS.model_dir) is None:
-            raise model_dir_lib.ModelDirError(
-                f"{model_dir_lib.checkpoint_dir(FLAGS.model_dir)}: no checkpoint; train first with `l3net_train`")
+        directory = ModelDir(FLAGS.model_dir)
+        directory.model_config()
+        directory.require_checkpoint(FLAGS.checkpoint)
         from l3net.serving.export import export_model
 
-        written = export_model(FLAGS.model_dir, FLAGS.export_dir)
-    except model_dir_lib.ModelDirError as e:
+        written = export_model(FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint)
+    except ModelDirError as e:
         fail(TOOL, str(e))
     for use, path in written.items():
         print(f"wrote {path}")
@@ -43,7 +49,7 @@ def main(argv: List[str]) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    run_tool(TOOL, main, __doc__, [__name__])
+    run_tool(TOOL, main, __doc__, [__name__], shared=SHARED)
 
 
 if __name__ == "__main__":

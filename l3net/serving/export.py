@@ -20,26 +20,26 @@ import os
 import shutil
 import tempfile
 import uuid
-from typing import Dict
+from typing import Dict, Union
 
-from l3net import model_dir as model_dir_lib
 from l3net.atomic_files import write_text_atomic
+from l3net.model_dir import ModelDir
 
 INFO_NAME = "l3net_export.json"
 
 
-def export_model(model_dir: str, export_dir: str) -> Dict[str, str]:
-    """Writes the three SavedModels of `model_dir`'s newest checkpoint; returns {use: path}.
+def export_model(model_dir: str, export_dir: str, checkpoint: Union[str, int, None] = "best") -> Dict[str, str]:
+    """Writes the three SavedModels of `model_dir` at `checkpoint` (default: the best by validation).
 
-    Raises ModelDirError for an unusable model directory.
+    Returns {use: path}. Raises ModelDirError for an unusable model directory.
     """
     import keras
 
     from l3net.serving import signatures
-    from l3net.serving.images import resize_short_side
 
-    model, cfg, step = model_dir_lib.load_model(model_dir)
-    resize = resize_short_side(model_dir, cfg)
+    directory = ModelDir(model_dir)
+    model, cfg, step = directory.load_model(checkpoint)
+    resize = directory.resize_short_side(cfg)
     os.makedirs(export_dir, exist_ok=True)
     written = {}
     for use, endpoints in signatures.all_functions(model, cfg, resize).items():
@@ -53,7 +53,8 @@ def export_model(model_dir: str, export_dir: str) -> Dict[str, str]:
         try:
             archive.write_out(tmp, verbose=False)
             info = {"use": use, "signature": endpoints[0][0], "signatures": [e[0] for e in endpoints],
-                    "model_dir": os.path.abspath(model_dir), "checkpoint_step": step, "resize_short_side": resize,
+                    "model_dir": os.path.abspath(model_dir), "checkpoint_step": step,
+                    "checkpoint": directory.checkpoint_path(checkpoint)[1], "resize_short_side": resize,
                     "model_config": cfg.to_dict(), "sample_rate": cfg.sample_rate,
                     "window_samples": cfg.num_audio_samples, "embedding_size": _embedding_size(cfg, use)}
             write_text_atomic(os.path.join(tmp, INFO_NAME), json.dumps(info, indent=2, sort_keys=True))

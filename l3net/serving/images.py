@@ -1,20 +1,18 @@
 """uint8 images of any size -> the model's image input, exactly as evaluation prepares frames.
 
 Training and `l3net_eval` (l3net.data.augmentation.decode_frame without augmentation) resize a
-frame so its short side is `resize_short_side` (recorded in the model dir's run_config.json;
-default round(image_size * 256 / 224)), take the centre `image_size` crop with bilinear sampling
-at half-pixel centres, and scale [0, 255] to [0, 1]. This module reuses that code on decoded
-pixels, so an exported model or the Python API sees what the trained model saw at evaluation.
+frame so its short side is `resize_short_side` (`ModelDir.resize_short_side`: recorded in the
+model dir's run_config.json, default round(image_size * 256 / 224)), take the centre
+`image_size` crop with bilinear sampling at half-pixel centres, and scale [0, 255] to [0, 1].
+This module reuses that code on decoded pixels, so an exported model or the Python API sees
+what the trained model saw at evaluation.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from l3net import model_dir as model_dir_lib
 from l3net.data import augmentation
-from l3net.data.config import DataConfig
-from l3net.models.config import ModelConfig
 
 
 def prepare_images(images: tf.Tensor, image_size: int, resize_short_side: int) -> tf.Tensor:
@@ -32,11 +30,3 @@ def prepare_images(images: tf.Tensor, image_size: int, resize_short_side: int) -
     boxes = tf.tile(tf.stack([y1, x1, y2, x2])[None], [count, 1])
     out = tf.image.crop_and_resize(images, boxes, tf.range(count), [image_size, image_size], method="bilinear")
     return augmentation.finish_image(out)
-
-
-def resize_short_side(model_dir: str, cfg: ModelConfig) -> int:
-    """The short side frames were resized to in training (run_config.json), else the paper ratio."""
-    trained = model_dir_lib.read_run_config(model_dir).get("data", {})
-    if "resize_short_side" in trained:
-        return int(trained["resize_short_side"])
-    return DataConfig.for_model(cfg).resize_short_side

@@ -1,71 +1,82 @@
 """Flags of `l3net_train`: every setting of a run, so that a flagfile in `configs/` reproduces it.
 
-Flags are grouped by what they configure and turned into the three config objects the rest of
-the code takes (`ModelConfig`, `DataConfig`, `TrainConfig`); nothing below `l3net.train` reads
-absl flags, so library users can build the same objects directly.
+Flags are grouped by what they configure. The task (`--task`, `l3net.tasks`) turns them into its
+network and data configs; `train_config_from_flags` makes the `TrainConfig`. Nothing below
+`l3net.train` reads absl flags: tasks take a plain mapping of settings, so library users can
+build the same objects directly. Flags other commands use too (`--model_dir`, `--data_dir`,
+`--model`, `--batch_size`, `--seed`, ...) are defined once in `l3net.cli_flags`; `SHARED` gives
+their meaning and default here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-from typing import List, Optional, Tuple
+from typing import Any, Dict
 
 from absl import flags
 
-from l3net.data.config import DataConfig
-from l3net.models.config import MODEL_NAMES, ModelConfig
+from l3net import cli_flags
+from l3net.models.config import MODEL_NAMES
+from l3net.tasks import TASK_NAMES
+from l3net.tasks.base import SettingsError
 from l3net.train.lr_schedule import SCHEDULES
-from l3net.train.train_config import STRATEGIES, TrainConfig
-
-ENVELOPE = "envelope"
+from l3net.train.train_config import BEST_METRICS, STRATEGIES, TrainConfig
 
 FLAGS = flags.FLAGS
 
-# Where.
-flags.DEFINE_string("data_dir", None, "Output directory of `l3net_data convert` (holds dataset.json).")
-flags.DEFINE_string("model_dir", None, "Checkpoints, summaries, resolved flags; re-use it to resume.")
+SHARED = cli_flags.uses(
+    data_dir=(None, "Output directory of `l3net_data convert` (holds dataset.json)."),
+    model_dir=(None, "Checkpoints, summaries, resolved flags; re-use it to resume."),
+    model=("l3net", f"Network of --task=avc (and the tower of --task=envelope --init_from=random): "
+                    f"{' | '.join(MODEL_NAMES)}."),
+    sample_rate=(48000, "Model audio rate (Hz); must match the converted data."),
+    batch_size=(256, "Global batch size (split over replicas)."),
+    pairs_per_video=(4, "AVC pairs drawn per parsed video record."),
+    seed=(0, "Seed of initialisation and data sampling."),
+)
+
+flags.DEFINE_enum("task", "avc", list(TASK_NAMES),
+                  "What to train: avc (audio-visual correspondence; --model picks the network) | envelope "
+                  "(sound envelope from frames, on the vision tower of --init_from).")
 
 # Model (see l3net/models/config.py for meanings).
-flags.DEFINE_enum("model", "l3net", list(MODEL_NAMES) + [ENVELOPE],
-                  "Architecture: an AVC model (L3-Net, AVE-Net, ...) or 'envelope' (sound envelope from "
-                  "frames, on the vision tower of --init_from).")
 flags.DEFINE_integer("image_size", 224, "Square image crop fed to the vision tower.")
 flags.DEFINE_list("vision_widths", ["64", "128", "256", "512"], "Filters of each vision VGG block.")
 flags.DEFINE_list("audio_widths", ["64", "128", "256", "512"], "Filters of each audio VGG block.")
 flags.DEFINE_string("frontend", "linear", "Audio front end: linear | mel<N> (e.g. mel128) | learned.")
-flags.DEFINE_integer("sample_rate", 48000, "Model audio rate (Hz); must match the converted data.")
 flags.DEFINE_float("audio_seconds", 1.0, "Length of the audio window (s).")
 flags.DEFINE_integer("fusion_width", 128, "L3-Net fusion fc width.")
 flags.DEFINE_integer("embedding_width", 128, "AVE-Net embedding width.")
 flags.DEFINE_float("batchnorm_momentum", 0.99, "BatchNorm moving-statistics momentum (short runs: 0.9).")
 
-# Envelope task (--model=envelope; see l3net/envelope/config.py).
-flags.DEFINE_string("init_from", None, "--model=envelope: model dir of a trained L3-Net / AVE-Net whose vision tower "
+# Envelope task (--task=envelope; see l3net/envelope/config.py).
+flags.DEFINE_string("init_from", None, "--task=envelope: model dir of a trained L3-Net / AVE-Net whose vision tower "
                     "(weights and architecture) is used, or 'random' (architecture from the model flags).")
-flags.DEFINE_boolean("finetune_vision", False, "--model=envelope: train the vision tower too (default frozen).")
-flags.DEFINE_integer("sequence_frames", 48, "--model=envelope: consecutive frames per training clip.")
-flags.DEFINE_integer("lstm_units", 512, "--model=envelope: width of both LSTM layers (seed: 512).")
-flags.DEFINE_integer("feature_grid", 7, "--model=envelope: the tower's last conv map is max-pooled to this grid.")
-flags.DEFINE_list("envelope_fc_widths", ["256", "64"], "--model=envelope: widths of fc1, fc2 (fc3 is 1 + sigmoid).")
-flags.DEFINE_boolean("envelope_bidirectional", False, "--model=envelope: the LSTMs also run backwards over the "
-                     "clip (offline; an impact sounds when the object stops). Seed: false.")
-flags.DEFINE_boolean("envelope_frame_deltas", False, "--model=envelope: also feed each frame's feature change since "
-                     "the previous frame. Seed: false.")
-flags.DEFINE_boolean("cache_features", False, "--model=envelope: run the frozen tower once per frame and train the "
+flags.DEFINE_boolean("finetune_vision", False, "--task=envelope: train the vision tower too (default frozen).")
+flags.DEFINE_integer("sequence_frames", 48, "--task=envelope: consecutive frames per training clip.")
+flags.DEFINE_integer("lstm_units", 512, "--task=envelope: width of both LSTM layers (the original experiment: "
+                     "512).")
+flags.DEFINE_integer("feature_grid", 7, "--task=envelope: the tower's last conv map is max-pooled to this grid.")
+flags.DEFINE_list("envelope_fc_widths", ["256", "64"], "--task=envelope: widths of fc1, fc2 (fc3 is 1 + sigmoid).")
+flags.DEFINE_boolean("envelope_bidirectional", False, "--task=envelope: the LSTMs also run backwards over the "
+                     "clip (offline; an impact sounds when the object stops). Sound-from-video experiment: false.")
+flags.DEFINE_boolean("envelope_frame_deltas", False, "--task=envelope: also feed each frame's feature change since "
+                     "the previous frame. Sound-from-video experiment: false.")
+flags.DEFINE_boolean("cache_features", False, "--task=envelope: run the frozen tower once per frame and train the "
                      "head on cached features (needs --finetune_vision=false --augment=false).")
-flags.DEFINE_string("feature_cache_dir", None, "--model=envelope --cache_features: where cached features go "
+flags.DEFINE_string("feature_cache_dir", None, "--task=envelope --cache_features: where cached features go "
                     "(default <model_dir>/feature_cache; files are keyed by tower weights and data).")
 
 # Data.
-flags.DEFINE_integer("batch_size", 256, "Global batch size (split over replicas).")
 flags.DEFINE_integer("resize_short_side", 0, "Frames resized to this short side before the crop "
                      "(0 = image_size * 256 / 224, the paper's ratio).")
-flags.DEFINE_integer("pairs_per_video", 4, "AVC pairs drawn per parsed video record.")
 flags.DEFINE_integer("video_shuffle_buffer", 1024, "Videos mixed before sampling pairs.")
 flags.DEFINE_integer("example_shuffle_buffer", 4096, "Pairs mixed before batching.")
 flags.DEFINE_boolean("augment", True, "Paper augmentation (crop, flip, colour jitter, gain).")
+flags.DEFINE_float("hue_jitter", 0.0, "Beyond the paper: random hue rotation up to this fraction of a turn "
+                   "(0 = off, 0.5 = any hue); against memorising per-video colours on small datasets.")
+flags.DEFINE_float("gain_db", 0.0, "Beyond the paper: random gain of +-this many dB (0 = the paper's +-10 %).")
+flags.DEFINE_float("spectral_tilt", 0.0, "Beyond the paper: random first-order treble/bass tilt "
+                   "y[n] = x[n] - a x[n-1], |a| <= this (0 = off, < 1).")
 
 # Optimisation and run length.
 flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (paper: 1e-4).")
@@ -80,122 +91,26 @@ flags.DEFINE_integer("train_steps", 100000, "Stop after this many steps in total
 flags.DEFINE_float("time_budget_minutes", 0.0, "Also stop after this much wall time in this run (0 = none).")
 flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
                   "default: one device; mirrored: all local GPUs; multi_worker: from TF_CONFIG.")
-flags.DEFINE_integer("seed", 0, "Seed of initialisation and data sampling.")
 flags.DEFINE_integer("log_every_steps", 50, "Steps between training summaries.")
 flags.DEFINE_integer("eval_every_steps", 500, "Steps between validation runs (and checkpoints).")
-flags.DEFINE_integer("eval_pairs", 512, "Fixed validation pairs per validation run (--model=envelope: "
+flags.DEFINE_integer("eval_pairs", 512, "Fixed validation pairs per validation run (--task=envelope: "
                      "validation videos, each whole).")
+flags.DEFINE_enum("best_metric", "metric", list(BEST_METRICS),
+                  "What picks the best checkpoint (checkpoints/best/, the default of every tool's --checkpoint): "
+                  "metric = the task's validation metric, higher is better (AVC accuracy, envelope correlation; "
+                  "ties go to the lower loss) | loss = the validation loss, lower is better.")
+flags.DEFINE_integer("early_stopping_patience", 0, "Stop when this many validation runs in a row did not improve "
+                     "the best checkpoint (0 = never stop early).")
+flags.DEFINE_list("periodic_eval", [], "Evaluators run on the chief after validation, by name "
+                  "(`l3net.evaluation.evaluators`): e.g. retrieval or esc50@<ESC-50 dir>; their headline numbers "
+                  "go to TensorBoard and their reports to <model_dir>/periodic_eval/<name>/step_<N>/.")
+flags.DEFINE_integer("periodic_eval_every_steps", 0, "Steps between periodic evaluations (0 = at every "
+                     "validation); a multiple of --eval_every_steps.")
 flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_boolean("mixed_precision", False, "bfloat16/float16 compute (GPU); float32 variables.")
 
 
-class FlagError(ValueError):
-    """A flag value that cannot be used; the message names the flag."""
-
-
-def _widths(name: str, values: List[str]) -> Tuple[int, ...]:
-    try:
-        widths = tuple(int(v) for v in values)
-    except ValueError:
-        raise FlagError(f"--{name}={','.join(values)}: expected comma-separated integers") from None
-    if not widths or min(widths) < 1:
-        raise FlagError(f"--{name}: expected at least one positive integer")
-    return widths
-
-
-def model_config_from_flags(model: Optional[str] = None) -> ModelConfig:
-    """ModelConfig from the model flags (architecture `model`, default --model); FlagError names the bad flag."""
-    cfg = ModelConfig(
-        model=model or FLAGS.model,
-        image_size=FLAGS.image_size,
-        vision_widths=_widths("vision_widths", FLAGS.vision_widths),
-        audio_widths=_widths("audio_widths", FLAGS.audio_widths),
-        frontend=FLAGS.frontend,
-        sample_rate=FLAGS.sample_rate,
-        audio_seconds=FLAGS.audio_seconds,
-        fusion_width=FLAGS.fusion_width,
-        embedding_width=FLAGS.embedding_width,
-        batchnorm_momentum=FLAGS.batchnorm_momentum,
-    )
-    try:
-        return cfg.validate()
-    except ValueError as e:
-        raise FlagError(f"--{e}") from None
-
-
-def envelope_config_from_flags():
-    """EnvelopeConfig from the envelope flags; the vision tower's ModelConfig comes from --init_from.
-
-    Checks without TensorFlow that --init_from is a model dir with a checkpoint.
-    """
-    from l3net import model_dir as model_dir_lib
-    from l3net.envelope.config import RANDOM_INIT, EnvelopeConfig
-
-    init_from = FLAGS.init_from
-    if not init_from:
-        raise FlagError("--init_from is required with --model=envelope: the model dir of a trained L3-Net "
-                        f"(its vision tower is used), or --init_from={RANDOM_INIT}")
-    if init_from == RANDOM_INIT:
-        vision = model_config_from_flags(model="l3net")
-    else:
-        try:
-            vision = model_dir_lib.read_model_config(init_from)
-        except model_dir_lib.ModelDirError as e:
-            raise FlagError(f"--init_from: {e}") from None
-        if not os.path.isfile(os.path.join(model_dir_lib.checkpoint_dir(init_from), "checkpoint")):
-            raise FlagError(f"--init_from={init_from}: no checkpoint in {model_dir_lib.checkpoint_dir(init_from)}; "
-                            "train it first")
-        init_from = os.path.abspath(init_from)
-    cfg = EnvelopeConfig(vision=vision, init_from=init_from, finetune_vision=FLAGS.finetune_vision,
-                         feature_grid=FLAGS.feature_grid, lstm_units=FLAGS.lstm_units,
-                         fc_widths=_widths("envelope_fc_widths", FLAGS.envelope_fc_widths),
-                         sequence_frames=FLAGS.sequence_frames, bidirectional=FLAGS.envelope_bidirectional,
-                         frame_deltas=FLAGS.envelope_frame_deltas)
-    try:
-        return cfg.validate()
-    except ValueError as e:
-        raise FlagError(f"--{e}") from None
-
-
-def envelope_data_config_from_flags(cfg, sample_rate: int) -> DataConfig:
-    """DataConfig of the envelope pipeline: the tower's image size, the data's `sample_rate`.
-
-    Frames are resized as the tower was trained (the --init_from run's resize_short_side) unless
-    --resize_short_side is given.
-    """
-    data = dataclasses.replace(data_config_from_flags(cfg.vision), sample_rate=int(sample_rate))
-    path = os.path.join(cfg.init_from, "run_config.json")
-    if FLAGS.resize_short_side or not os.path.isfile(path):
-        return data
-    try:
-        with open(path, encoding="utf-8") as f:
-            trained = json.load(f).get("data", {})
-    except (OSError, ValueError) as e:
-        raise FlagError(f"--init_from: {path} unreadable ({e})") from None
-    if "resize_short_side" in trained:
-        data = dataclasses.replace(data, resize_short_side=int(trained["resize_short_side"]))
-    return data
-
-
-def data_config_from_flags(model: ModelConfig) -> DataConfig:
-    """DataConfig matching `model`'s input contract, from the data flags."""
-    for name in ("batch_size", "pairs_per_video", "video_shuffle_buffer", "example_shuffle_buffer"):
-        if getattr(FLAGS, name) < 1:
-            raise FlagError(f"--{name}={getattr(FLAGS, name)}: must be >= 1")
-    if FLAGS.resize_short_side and FLAGS.resize_short_side < FLAGS.image_size:
-        raise FlagError(f"--resize_short_side={FLAGS.resize_short_side}: must be >= --image_size")
-    overrides = {}
-    if FLAGS.resize_short_side:
-        overrides["resize_short_side"] = FLAGS.resize_short_side
-    return DataConfig.for_model(
-        model,
-        batch_size=FLAGS.batch_size,
-        pairs_per_video=FLAGS.pairs_per_video,
-        video_shuffle_buffer=FLAGS.video_shuffle_buffer,
-        example_shuffle_buffer=FLAGS.example_shuffle_buffer,
-        augment=FLAGS.augment,
-        **overrides,
-    )
+FlagError = SettingsError
 
 
 def train_config_from_flags() -> TrainConfig:
@@ -213,6 +128,10 @@ def train_config_from_flags() -> TrainConfig:
         log_every_steps=FLAGS.log_every_steps,
         eval_every_steps=FLAGS.eval_every_steps,
         eval_pairs=FLAGS.eval_pairs,
+        best_metric=FLAGS.best_metric,
+        early_stopping_patience=FLAGS.early_stopping_patience,
+        periodic_eval=tuple(FLAGS.periodic_eval),
+        periodic_eval_every_steps=FLAGS.periodic_eval_every_steps,
         jit_compile=FLAGS.jit_compile,
         mixed_precision=FLAGS.mixed_precision,
     )
@@ -222,9 +141,13 @@ def train_config_from_flags() -> TrainConfig:
         raise FlagError(f"--{e}") from None
 
 
+def settings() -> Dict[str, Any]:
+    """The resolved flag values as a plain mapping (what `TaskSpec.setup` takes)."""
+    return FLAGS.flag_values_dict()
+
+
 def resolved_flagfile() -> str:
-    """The run's flags in flagfile syntax (only l3net's own flags), to save in the model dir."""
-    lines = []
-    for flag in FLAGS.get_flags_for_module(__name__):
-        lines.append(flag.serialize())
+    """The run's flags in flagfile syntax (`l3net_train`'s own and the shared ones it uses)."""
+    flags_used = list(FLAGS.get_flags_for_module(__name__)) + [FLAGS[name] for name in SHARED]
+    lines = sorted(flag.serialize() for flag in flags_used)
     return "\n".join(line for line in lines if line) + "\n"

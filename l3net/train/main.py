@@ -3,12 +3,15 @@
 Checks every flag and the data directory before anything is written, so a mistake costs one
 clear line and exit status 2, not a half-made model directory. Then saves the resolved configs and
 flags in the model directory (a re-run with the same directory resumes) and trains.
+
+`--task` picks what is trained (`l3net.tasks`: avc, envelope); every task goes through the same
+set-up below. The best checkpoint by validation is kept in `M/checkpoints/best/`; every tool
+uses it by default (`--checkpoint=best|latest|<step>`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 from typing import List, NoReturn
@@ -20,52 +23,19 @@ os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 from absl import flags, logging  # noqa: E402
 
-from l3net import model_dir as model_dir_lib  # noqa: E402
-from l3net.atomic_files import write_text_atomic  # noqa: E402
 from l3net.command_line import fail, run_tool  # noqa: E402
 from l3net.data import schema  # noqa: E402
+from l3net.model_dir import ModelDir, ModelDirError  # noqa: E402
+from l3net.tasks import get_task_spec  # noqa: E402
+from l3net.tasks.base import SettingsError  # noqa: E402
 from l3net.train import flags as train_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+LEGACY_ENVELOPE_MODEL = "envelope"
 
 
 def _fail(message: str) -> NoReturn:
     fail("l3net_train", message)
-
-
-def _saved_envelope_config(path: str):
-    from l3net.envelope.config import EnvelopeConfig
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            return EnvelopeConfig.from_json(f.read())
-    except (OSError, ValueError, TypeError) as e:
-        _fail(f"{path}: unreadable envelope config ({e})")
-
-
-def _check_model_dir(model_dir: str, model_cfg, config_name: str = model_dir_lib.MODEL_CONFIG_NAME) -> None:
-    """A model dir holding a different architecture (or another task's) cannot be resumed into."""
-    from l3net.envelope.config import CONFIG_NAME as ENVELOPE_CONFIG_NAME
-
-    path = os.path.join(model_dir, config_name)
-    other = ENVELOPE_CONFIG_NAME if config_name == model_dir_lib.MODEL_CONFIG_NAME else model_dir_lib.MODEL_CONFIG_NAME
-    if os.path.isfile(os.path.join(model_dir, other)):
-        _fail(f"--model_dir={model_dir} holds another task's model ({other}); use a new --model_dir")
-    if os.path.isfile(path):
-        try:
-            if config_name == ENVELOPE_CONFIG_NAME:
-                saved = _saved_envelope_config(path)
-            else:
-                saved = model_dir_lib.read_model_config(model_dir)
-        except model_dir_lib.ModelDirError as e:
-            _fail(str(e))
-        if saved != model_cfg:
-            _fail(f"--model_dir={model_dir} holds a different model ({path}); use a new --model_dir "
-                  "or the flags it was trained with")
-    elif os.path.exists(model_dir) and not os.path.isdir(model_dir):
-        _fail(f"--model_dir={model_dir} is a file; choose a directory")
-    elif os.path.isdir(model_dir) and os.listdir(model_dir):
-        _fail(f"--model_dir={model_dir} exists and is not an l3net model directory; choose another")
 
 
 def _read_data_info():
@@ -78,6 +48,8 @@ def _read_data_info():
 
 
 def _check_strategy(train_cfg) -> None:
+    import json
+
     if train_cfg.strategy == "multi_worker":
         try:
             json.loads(os.environ["TF_CONFIG"])
@@ -85,67 +57,28 @@ def _check_strategy(train_cfg) -> None:
             _fail("--strategy=multi_worker: set TF_CONFIG (JSON with cluster and task) on every worker")
 
 
-def _train_envelope() -> int:
-    """`--model=envelope`: the same checks and model-dir contract, with the envelope task."""
-    from l3net.envelope.config import CONFIG_NAME
+def _accept_legacy_model_flag() -> None:
+    """Flagfiles written before `--task` said `--model=envelope`; they keep working."""
+    if FLAGS.model != LEGACY_ENVELOPE_MODEL:
+        return
+    if FLAGS["task"].present and FLAGS.task != "envelope":
+        _fail(f"--model=envelope contradicts --task={FLAGS.task}; --model names the network "
+              "(l3net, avenet, avolnet), --task what is trained")
+    print("l3net_train: note: --model=envelope is now --task=envelope (--model names the network); "
+          "running --task=envelope", file=sys.stderr)
+    FLAGS.task = "envelope"
+    FLAGS.model = FLAGS["model"].default
+
+
+def _check_periodic_evaluators(train_cfg) -> None:
+    if not train_cfg.periodic_eval:
+        return
+    from l3net.evaluation.evaluators import EvaluatorError, parse_periodic
 
     try:
-        env_cfg = train_flags.envelope_config_from_flags()
-        train_cfg = train_flags.train_config_from_flags()
-    except train_flags.FlagError as e:
-        _fail(str(e))
-    info = _read_data_info()
-    try:
-        data_cfg = train_flags.envelope_data_config_from_flags(env_cfg, info.sample_rate)
-    except train_flags.FlagError as e:
-        _fail(str(e))
-    _check_strategy(train_cfg)
-    _check_model_dir(FLAGS.model_dir, env_cfg, CONFIG_NAME)
-    cache_dir = None
-    if FLAGS.cache_features:
-        from l3net.envelope import feature_cache
-
-        try:
-            feature_cache.check_usable(env_cfg, data_cfg)
-        except ValueError as e:
-            _fail(f"--{e}")
-        cache_dir = feature_cache.default_cache_dir(FLAGS.model_dir, FLAGS.feature_cache_dir)
-    if info.counts.get("val", 0) < 1:
-        print(f"l3net_train: warning: {FLAGS.data_dir} has no val video; training runs without validation",
-              file=sys.stderr)
-
-    from l3net.envelope.envelope_task import EnvelopeTask
-    from l3net.train.distribution import StrategyError
-    from l3net.train.trainer import TrainingError, train_task
-
-    os.makedirs(FLAGS.model_dir, exist_ok=True)
-    write_text_atomic(os.path.join(FLAGS.model_dir, CONFIG_NAME), env_cfg.to_json())
-    write_text_atomic(os.path.join(FLAGS.model_dir, model_dir_lib.FLAGS_NAME), train_flags.resolved_flagfile())
-    run_config = {"task": "envelope", "data_dir": os.path.abspath(FLAGS.data_dir), "model": env_cfg.to_dict(),
-                  "data": dataclasses.asdict(data_cfg), "train": train_cfg.to_dict()}
-    write_text_atomic(os.path.join(FLAGS.model_dir, model_dir_lib.RUN_CONFIG_NAME),
-                      json.dumps(run_config, indent=2, sort_keys=True, default=list))
-    print(f"l3net_train: envelope on the {env_cfg.vision.model} vision tower of {env_cfg.init_from} "
-          f"({'fine-tuned' if env_cfg.finetune_vision else 'frozen'}), {FLAGS.data_dir} ({info.counts}) "
-          f"-> {FLAGS.model_dir}")
-    task = EnvelopeTask(env_cfg, data_cfg, train_cfg.eval_pairs, feature_cache_dir=cache_dir, verbose=True)
-    return _report(lambda: train_task(task, train_cfg, FLAGS.data_dir, FLAGS.model_dir), StrategyError, TrainingError)
-
-
-def _report(run_training, strategy_error, training_error) -> int:
-    """Runs the training callable; one-line errors; the closing summary; the exit status."""
-    try:
-        result = run_training()
-    except (strategy_error, schema.DatasetError) as e:
-        _fail(str(e))
-    except training_error as e:
-        print(f"l3net_train: error: {e}", file=sys.stderr)
-        return 1
-    print(f"l3net_train: stopped by {result.stopped_by} at step {result.final_step} "
-          f"(started at {result.start_step}) after {result.elapsed_s:.0f}s; "
-          f"train loss {result.train_loss:.4f} {result.metric_name} {result.train_metric:.4f}; "
-          f"val {result.metric_name} {result.val_metric:.4f}")
-    return 130 if result.stopped_by == "interrupted" else 0
+        parse_periodic(train_cfg.periodic_eval, FLAGS.data_dir)
+    except EvaluatorError as e:
+        _fail(f"--periodic_eval: {e}")
 
 
 def main(argv: List[str]) -> int:
@@ -156,48 +89,49 @@ def main(argv: List[str]) -> int:
         _fail("--data_dir is required (the output_dir of `l3net_data convert`)")
     if not FLAGS.model_dir:
         _fail("--model_dir is required (where checkpoints go; re-use it to resume)")
-    if FLAGS.model == train_flags.ENVELOPE:
-        return _train_envelope()
-    try:
-        model_cfg = train_flags.model_config_from_flags()
-        data_cfg = train_flags.data_config_from_flags(model_cfg)
-        train_cfg = train_flags.train_config_from_flags()
-    except train_flags.FlagError as e:
-        _fail(str(e))
+    _accept_legacy_model_flag()
     info = _read_data_info()
-    if info.counts.get("train", 0) < 2:
-        _fail(f"--data_dir={FLAGS.data_dir}: the train split has {info.counts.get('train', 0)} video(s); AVC needs "
-              "at least 2 (negatives pair a frame with another video's audio)")
-    if info.sample_rate != model_cfg.sample_rate:
-        _fail(f"--sample_rate={model_cfg.sample_rate} but {FLAGS.data_dir} was converted at "
-              f"{info.sample_rate} Hz; pass --sample_rate={info.sample_rate} or re-convert with "
-              f"`l3net_data convert --sample_rate {model_cfg.sample_rate}`")
+    try:
+        train_cfg = train_flags.train_config_from_flags()
+        setup = get_task_spec(FLAGS.task).setup(train_flags.settings(), info)
+    except SettingsError as e:
+        _fail(str(e))
     _check_strategy(train_cfg)
-    _check_model_dir(FLAGS.model_dir, model_cfg)
-    if info.counts.get("val", 0) < 2:
-        print(f"l3net_train: warning: {FLAGS.data_dir} has {info.counts.get('val', 0)} val video(s); "
-              "training runs without validation", file=sys.stderr)
+    _check_periodic_evaluators(train_cfg)
+    model_dir = ModelDir(FLAGS.model_dir)
+    try:
+        model_dir.check_trainable(FLAGS.task, setup.config)
+    except ModelDirError as e:
+        _fail(str(e))
+    for warning in setup.warnings:
+        print(f"l3net_train: warning: {warning}", file=sys.stderr)
 
-    # Heavy import (TensorFlow) only once flags are valid.
+    # Heavy work (building networks, TensorFlow graphs) only once flags are valid.
     from l3net.train.distribution import StrategyError
-    from l3net.train.trainer import TrainingError, train
+    from l3net.train.trainer import TrainingError, train_task
 
-    os.makedirs(FLAGS.model_dir, exist_ok=True)
-    write_text_atomic(os.path.join(FLAGS.model_dir, model_dir_lib.MODEL_CONFIG_NAME), model_cfg.to_json())
-    write_text_atomic(os.path.join(FLAGS.model_dir, model_dir_lib.FLAGS_NAME), train_flags.resolved_flagfile())
-    run_config = {"data_dir": os.path.abspath(FLAGS.data_dir), "model": model_cfg.to_dict(),
-                  "data": dataclasses.asdict(data_cfg), "train": train_cfg.to_dict()}
-    write_text_atomic(os.path.join(FLAGS.model_dir, model_dir_lib.RUN_CONFIG_NAME),
-                      json.dumps(run_config, indent=2, sort_keys=True, default=list))
-
-    print(f"l3net_train: {model_cfg.model} on {FLAGS.data_dir} ({info.counts}) -> {FLAGS.model_dir}")
-    return _report(lambda: train(model_cfg, data_cfg, train_cfg, FLAGS.data_dir, FLAGS.model_dir),
-                   StrategyError, TrainingError)
+    model_dir.write_run(FLAGS.task, setup.config, train_flags.resolved_flagfile(),
+                        {"data_dir": os.path.abspath(FLAGS.data_dir), "model": setup.config.to_dict(),
+                         "data": dataclasses.asdict(setup.data_config), "train": train_cfg.to_dict()})
+    print(f"l3net_train: {setup.description} -> {FLAGS.model_dir}")
+    task = setup.make_task(train_cfg, FLAGS.model_dir)
+    try:
+        result = train_task(task, train_cfg, FLAGS.data_dir, FLAGS.model_dir)
+    except (StrategyError, schema.DatasetError) as e:
+        _fail(str(e))
+    except TrainingError as e:
+        print(f"l3net_train: error: {e}", file=sys.stderr)
+        return 1
+    print(f"l3net_train: stopped by {result.stopped_by} at step {result.final_step} "
+          f"(started at {result.start_step}) after {result.elapsed_s:.0f}s; "
+          f"train loss {result.train_loss:.4f} {result.metric_name} {result.train_metric:.4f}; "
+          f"val {result.metric_name} {result.val_metric:.4f}; {result.best_description}")
+    return 130 if result.stopped_by == "interrupted" else 0
 
 
 def run() -> None:
     """Console-script entry point."""
-    run_tool("l3net_train", main, __doc__, ["l3net.train.flags"])
+    run_tool("l3net_train", main, __doc__, ["l3net.train.flags"], shared=train_flags.SHARED)
 
 
 if __name__ == "__main__":

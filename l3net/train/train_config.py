@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 from l3net.train.lr_schedule import SCHEDULES
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+BEST_METRICS = ("metric", "loss")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,7 +16,13 @@ class TrainConfig:
     """How long and how to optimise.
 
     A run stops at `train_steps` (counted across resumes) or after `time_budget_minutes` of wall
-    time in this process (0 = no budget), whichever comes first, so every flagfile ends by itself.
+    time in this process (0 = no budget), whichever comes first, so every flagfile ends by itself;
+    with `early_stopping_patience` > 0 also after that many validations without a new best.
+
+    Each validation that beats the best so far (by `best_metric`: the task's metric, higher is
+    better, or the validation loss) is kept as the best checkpoint, which the tools use by default.
+    `periodic_eval` names evaluators (`l3net.evaluation.evaluators`, 'name' or 'name@data_dir')
+    run every `periodic_eval_every_steps` (0 = at every validation).
     """
 
     learning_rate: float = 1e-4
@@ -30,6 +37,10 @@ class TrainConfig:
     log_every_steps: int = 50
     eval_every_steps: int = 500
     eval_pairs: int = 512
+    best_metric: str = "metric"
+    early_stopping_patience: int = 0
+    periodic_eval: Tuple[str, ...] = ()
+    periodic_eval_every_steps: int = 0
     jit_compile: bool = False
     mixed_precision: bool = False
 
@@ -52,7 +63,17 @@ class TrainConfig:
         for name in ("log_every_steps", "eval_every_steps", "eval_pairs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: must be >= 1")
+        if self.best_metric not in BEST_METRICS:
+            raise ValueError(f"best_metric={self.best_metric}: must be one of {', '.join(BEST_METRICS)}")
+        if self.early_stopping_patience < 0:
+            raise ValueError(f"early_stopping_patience={self.early_stopping_patience}: must be >= 0")
+        every = self.periodic_eval_every_steps
+        if every < 0 or every % self.eval_every_steps:
+            raise ValueError(f"periodic_eval_every_steps={every}: must be 0 or a multiple of "
+                             f"--eval_every_steps={self.eval_every_steps}")
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["periodic_eval"] = list(self.periodic_eval)
+        return d

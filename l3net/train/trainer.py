@@ -2,7 +2,7 @@
 
 One trainer serves every task, model and config (L3-Net, AVE-Net, the envelope network, paper or
 CPU demo sizes); what differs lives in the config objects and the `Task` (model, inputs, loss,
-metric, validation: `l3net.train.tasks`). A custom loop rather than `model.fit` because resuming must
+metric, validation: `l3net.tasks`). A custom loop rather than `model.fit` because resuming must
 restore the exact step and optimizer state mid-run, the run must stop on a step count or a
 wall-time budget, and validation uses a fixed pair set.
 
@@ -14,6 +14,12 @@ Resuming and the data position: model, optimizer and step are checkpointed. The 
 re-seeded from (seed, step) on resume, so a resumed run continues with new pairs instead of
 replaying the ones it already saw; the contents of shuffle buffers are not checkpointed (they
 would add hundreds of MB per checkpoint at paper size).
+
+Best checkpoint: after each validation that improves on the best so far (`--best_metric`), the
+weights are also saved to `checkpoints/best/` with `best.json` (step, metric, loss). Training
+curves on small datasets rise and then fall (the network memorises its training videos), so
+the newest checkpoint is often not the one to use; every tool defaults to the best one.
+`--early_stopping_patience` stops a run that has not improved for that many validations.
 """
 
 from __future__ import annotations
@@ -27,16 +33,15 @@ from typing import Dict, Optional
 import keras
 import tensorflow as tf
 
-from l3net import model_dir as model_dir_lib
-from l3net.data.config import DataConfig
 from l3net.data.schema import DatasetError
-from l3net.models.config import ModelConfig
-from l3net.train.avc_task import AvcTask
+from l3net.model_dir import ModelDir
+from l3net.tasks.base import Task, ValidationResult
+from l3net.train.best_checkpoint import BestCheckpoint
 from l3net.train.distribution import is_chief, make_strategy
 from l3net.train.lr_schedule import learning_rate_at, run_progress
+from l3net.train.periodic_eval import PeriodicEvaluation
 from l3net.train.progress import ProgressBar
 from l3net.train.stop_signals import StopSignals
-from l3net.train.tasks import Task
 from l3net.train.train_config import TrainConfig
 from l3net.train.training_curves import append_history, plot_training_curves, truncate_history
 
@@ -50,13 +55,21 @@ class TrainResult:
 
     start_step: int
     final_step: int
-    stopped_by: str  # 'steps' | 'time_budget' | 'interrupted' | 'already_done' | 'error'
+    stopped_by: str  # 'steps' | 'time_budget' | 'early_stopping' | 'interrupted' | 'already_done' | 'error'
     metric_name: str = "accuracy"
     train_loss: float = float("nan")
     train_metric: float = float("nan")
     val_loss: float = float("nan")
     val_metric: float = float("nan")
     elapsed_s: float = 0.0
+    best_step: int = -1
+    best_metric: float = float("nan")
+
+    @property
+    def best_description(self) -> str:
+        if self.best_step < 0:
+            return "no best checkpoint (no validation)"
+        return f"best checkpoint: step {self.best_step} (val {self.metric_name} {self.best_metric:.4f})"
 
 
 class TrainingError(RuntimeError):
@@ -68,12 +81,15 @@ def _run_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step) % (2 ** 31 - 1)
 
 
-def train(model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig,
-          data_dir: str, model_dir: str, *, verbose: bool = True) -> TrainResult:
-    """Trains (or resumes) the AVC model of `model_dir` on `data_dir` until a stop condition.
+def train(model_cfg, data_cfg, train_cfg: TrainConfig, data_dir: str, model_dir: str, *,
+          verbose: bool = True) -> TrainResult:
+    """Trains (or resumes) an AVC model (`l3net.tasks.avc`) in `model_dir`: the library shorthand.
 
-    The model dir must already hold the resolved configs (see `l3net.train.main`).
+    `l3net_train` writes the resolved configs first (`ModelDir.write_run`); a caller of this
+    function that wants tools to read the directory should do the same.
     """
+    from l3net.tasks.avc import AvcTask
+
     task = AvcTask(model_cfg, data_cfg, train_cfg.eval_pairs, batch_negatives=train_cfg.batch_negatives)
     return train_task(task, train_cfg, data_dir, model_dir, verbose=verbose)
 
@@ -86,9 +102,10 @@ def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     strategy = make_strategy(train_cfg.strategy)
     chief = is_chief(strategy)
+    directory = ModelDir(model_dir)
     # Every worker restores from the chief's checkpoints (so all start at the same step);
     # non-chief workers must still take part in saving, into a scratch dir of their own.
-    chief_ckpt_dir = model_dir_lib.checkpoint_dir(model_dir)
+    chief_ckpt_dir = directory.checkpoint_dir
     ckpt_dir = chief_ckpt_dir if chief else os.path.join(
         model_dir, f".worker_{strategy.cluster_resolver.task_id}")
 
@@ -100,6 +117,9 @@ def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
+    best = BestCheckpoint(directory, tf.train.Checkpoint(model=model, step=step_var), task.metric_name,
+                          train_cfg.best_metric, chief=chief,
+                          scratch_dir=None if chief else os.path.join(ckpt_dir, "best"))
     latest = tf.train.latest_checkpoint(chief_ckpt_dir)
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
@@ -107,12 +127,14 @@ def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str
         with strategy.scope():
             task.initialize(model)
     start_step = int(step_var.numpy())
-    history_path = os.path.join(model_dir, model_dir_lib.HISTORY_NAME)
+    history_path = directory.history_path
     if chief:
         # Rows logged after the last checkpoint of a killed run would repeat on resume.
         truncate_history(history_path, start_step)
     result = TrainResult(start_step=start_step, final_step=start_step, stopped_by="already_done",
                          metric_name=task.metric_name)
+    best.restore_state(start_step)
+    result.best_step, result.best_metric = best.step, best.metric
     if start_step >= train_cfg.train_steps:
         if verbose:
             print(f"{model_dir}: already trained to step {start_step} (--train_steps={train_cfg.train_steps})")
@@ -143,7 +165,7 @@ def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str
         step_var.assign_add(1)
         return loss, metric_sum / global_batch
 
-    summary_root = os.path.join(model_dir, model_dir_lib.SUMMARY_SUBDIR)
+    summary_root = directory.summary_dir
     writers = {split: tf.summary.create_file_writer(os.path.join(summary_root, split))
                for split in ("train", "val")} if chief else {}
     budget_s = train_cfg.time_budget_minutes * 60.0
@@ -161,15 +183,30 @@ def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str
             for k, v in (extra or {}).items():
                 tf.summary.scalar(k, v)
 
-    def validate(step: int) -> None:
+    periodic = PeriodicEvaluation(train_cfg, data_dir, model_dir, chief=chief)
+
+    def validate(step: int) -> bool:
+        """Validates, keeps a new best checkpoint, runs periodic evaluators; False to stop early."""
         try:
-            res = task.validate(model, data_dir, train_cfg.seed)
+            res: ValidationResult = task.validate(model, data_dir, train_cfg.seed)
         except DatasetError:
-            return  # No usable val split: `l3net_train` warned once at start.
+            return True  # No usable val split: `l3net_train` warned once at start.
         result.val_loss, result.val_metric = res.loss, res.metric
-        log("val", step, res.loss, res.metric)
+        improved = best.offer(step, res.metric, res.loss)
+        result.best_step, result.best_metric = best.step, best.metric
+        log("val", step, res.loss, res.metric, {"best_step": float(best.step)})
         if verbose:
-            print(f"\nstep {step}: {res.description}")
+            mark = " (new best)" if improved else f" (best: step {best.step})"
+            print(f"\nstep {step}: {res.description}{mark}")
+        for name, scalars in periodic.run(step).items():
+            if chief:
+                with writers["val"].as_default(step=step):
+                    for key, value in scalars.items():
+                        tf.summary.scalar(f"{name}/{key}", value)
+            if verbose:
+                print(f"step {step}: {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in scalars.items()))
+        patience = train_cfg.early_stopping_patience
+        return not (patience and best.validations_since_best >= patience)
 
     # Per-step results stay on the device until a log step (no host sync every step).
     window: list = []
@@ -198,11 +235,18 @@ def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str
                 progress.update(step, {"loss": loss, task.progress_key: metric}, final=finished or out_of_time)
                 result.train_loss, result.train_metric = loss, metric
                 window, t_window = [], time.monotonic()
+            keep_going = True
             if step % train_cfg.eval_every_steps == 0 or finished or out_of_time:
                 manager.save(checkpoint_number=step)
-                validate(step)
+                keep_going = validate(step)
             if finished or out_of_time:
                 result.stopped_by = "steps" if finished else "time_budget"
+                return
+            if not keep_going:
+                result.stopped_by = "early_stopping"
+                if verbose:
+                    print(f"\nearly stopping: {train_cfg.early_stopping_patience} validations without a new best "
+                          f"(best: step {best.step})")
                 return
             if stop_signals.requested is not None:
                 return
@@ -226,10 +270,11 @@ def train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str
             print(f"\ninterrupted: checkpoint saved at step {int(step_var.numpy())}; re-run to resume")
     result.final_step = int(step_var.numpy())
     result.elapsed_s = time.monotonic() - t_start
+    best.cleanup()
     if chief:
         for w in writers.values():
             w.flush()
-        plot_training_curves(history_path, os.path.join(model_dir, model_dir_lib.CURVES_NAME),
+        plot_training_curves(history_path, directory.curves_path,
                              title=f"{task.title} - {os.path.basename(os.path.abspath(model_dir))}",
                              **task.curve_options())
     return result

@@ -1,11 +1,18 @@
-"""Writing synthetic media through PyAV: MP4 (H.264 + AAC) videos and 16-bit PCM WAV files.
+"""Writing media through PyAV: MP4 (H.264 + AAC) videos and 16-bit PCM WAV files.
 
-Why real containers: the demo must exercise the same decode path (`l3net_data convert`) as real
-data, compression included. Settings are chosen for speed and reproducibility: x264 `ultrafast`
-with one thread (bit-exact output for a given input, and process-level parallelism is done by
-the caller), the native AAC encoder with its fast coder and without perceptual noise substitution (which
-would replace noise bands by decoder-made noise). Files are written under a temporary
-name and renamed, so an interrupted run never leaves a truncated file under the final name.
+Why here, in `l3net`: both packages write media. The synthetic generator (`data_tools.synthetic`)
+writes its videos and sound clips with it, and `l3net_localize --video`
+(`l3net.localization.animation`) writes its overlay video; `data_tools` depends on `l3net`, never
+the reverse. Reading media is `l3net.media_decode`; the write-then-rename it relies on is
+`l3net.atomic_files`.
+
+Why real containers for synthetic data: the demo must exercise the same decode path
+(`l3net_data convert`) as real data, compression included. Settings are chosen for speed and
+reproducibility: x264 `ultrafast` with one thread (bit-exact output for a given input, and
+process-level parallelism is done by the caller), the native AAC encoder with its fast coder and
+without perceptual noise substitution (which would replace noise bands by decoder-made noise).
+Files are written under a temporary name and renamed, so an interrupted run never leaves a
+truncated file under the final name.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from l3net.atomic_files import atomic_path
 
 AAC_FRAME = 1024  # Samples per AAC frame; fed in whole frames so packetisation is fixed.
 _LAYOUTS = {1: "mono", 2: "stereo"}
-
 
 
 def write_video(path: str, frames: Iterable[np.ndarray], width: int, height: int, fps: int,

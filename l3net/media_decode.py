@@ -1,5 +1,13 @@
 """Streaming decode of one video file into what a record stores: JPEG frames + mono int16 audio.
 
+Why here, in `l3net`: this is the one PyAV decode path of the project. The converter
+(`data_tools.convert`) uses it to write records, and l3net's own readers use it too: the sound
+file reader (`l3net.audio_files`, its file checks and error texts), the frame reader
+(`l3net.embed.media`) and `l3net_localize --video` (`l3net.localization.animation`), so a file the
+converter can read is a file the tools can read. `data_tools` depends on `l3net`, never the
+reverse, so the shared code lives on the `l3net` side. Writing media is `l3net.media_encode`;
+write-then-rename is `l3net.atomic_files`.
+
 Why streaming: source videos can be hours long and full-resolution. The file is demuxed once,
 audio and video packets interleaved, and each decoded frame is dropped as soon as it has been
 turned into output. At any time the process holds at most two decoded frames (the one on screen

@@ -1,7 +1,7 @@
-"""The envelope training task (`l3net_train --model=envelope`).
+"""The envelope training task (`l3net_train --task=envelope`): sound envelope from video frames.
 
 Loss: binary cross-entropy between the per-frame sigmoid output and the [0, 1] target (the
-seed's), averaged over the real frames of each clip (mask). Metric: per-clip Pearson correlation
+sound-from-video experiment's), averaged over the real frames of each clip (mask). Metric: per-clip Pearson correlation
 of prediction and target over the real frames, the number `l3net_eval envelope` reports.
 A fresh run copies the vision tower from `init_from` (an L3-Net / AVE-Net model dir).
 
@@ -13,19 +13,23 @@ of the train and val splits (`feature_cache`) and training steps run the head al
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Iterator, Optional, Tuple
+import os
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from l3net.data.config import DataConfig
+from l3net.envelope import feature_cache
 from l3net.envelope.config import RANDOM_INIT, EnvelopeConfig
 from l3net.envelope.envelope_dataset import envelope_dataset
 from l3net.envelope.envelope_metrics import binary_cross_entropy, pearson
-from l3net.envelope import feature_cache
 from l3net.envelope.envelope_model import feature_part, head_part, load_pretrained_tower, new_envelope_model
-from l3net.train.tasks import Task, ValidationResult
+from l3net.envelope.prediction import predict_cached, predict_clips
+from l3net.model_dir import ModelDir, ModelDirError
+from l3net.tasks.avc import data_config_from_settings, model_config_from_settings
+from l3net.tasks.base import SettingsError, Task, TaskSetup, TaskSpec, ValidationResult, parse_widths
 
 EPSILON = 1e-7
 
@@ -45,40 +49,6 @@ def masked_pearson(a: tf.Tensor, b: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     cov = tf.reduce_sum(da * db, axis=1)
     denom = tf.sqrt(tf.reduce_sum(da * da, axis=1) * tf.reduce_sum(db * db, axis=1))
     return tf.where(denom > 1e-12, cov / tf.maximum(denom, 1e-12), 0.0)
-
-
-def predict_clips(model: keras.Model, dataset: tf.data.Dataset):
-    """Yields (features of one clip as numpy, prediction [N], target [N]) for every clip of an eval dataset.
-
-    Each clip is predicted alone over its real frames: a bidirectional head's outputs would
-    otherwise depend on the padding of shorter clips in the batch.
-    """
-
-    # Clip lengths vary: one trace for any [B, T].
-    @tf.function(input_signature=[tf.TensorSpec([None, None] + list(model.input.shape[2:]), tf.float32)])
-    def predict(frames: tf.Tensor) -> tf.Tensor:
-        return tf.cast(model(frames, training=False), tf.float32)
-
-    for features, target in dataset:
-        target = target.numpy()
-        lengths = features["num_frames"].numpy()
-        for i, n in enumerate(lengths):
-            clip = {k: v[i].numpy() for k, v in features.items() if k != "frames"}
-            clip["frames"] = features["frames"][i, :n].numpy()
-            yield clip, predict(clip["frames"][None])[0].numpy(), target[i, :n]
-
-
-def predict_cached(head: keras.Model, cached: feature_cache.CachedSplit,
-                   count: Optional[int] = None) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
-    """Yields (prediction [N], target [N]) of the first `count` (default all) cached clips, each alone."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None, cached.features.shape[1]], tf.float32)])
-    def predict(features: tf.Tensor) -> tf.Tensor:
-        return tf.cast(head(features, training=False), tf.float32)
-
-    for index in range(min(cached.num_videos, cached.num_videos if count is None else count)):
-        features, target = cached.clip(index)
-        yield predict(features[None])[0].numpy(), target
 
 
 class EnvelopeTask(Task):
@@ -125,7 +95,8 @@ class EnvelopeTask(Task):
 
     def train_dataset(self, data_dir: str, seed: int) -> tf.data.Dataset:
         if self.feature_cache_dir:
-            return feature_cache.window_dataset(self.cached(data_dir, "train"), sequence_frames=self.cfg.sequence_frames,
+            return feature_cache.window_dataset(self.cached(data_dir, "train"),
+                                                sequence_frames=self.cfg.sequence_frames,
                                                 batch_size=self.global_batch_size, seed=seed)
         return envelope_dataset(data_dir, "train", self.data_cfg, sequence_frames=self.cfg.sequence_frames,
                                 training=True, seed=seed, sigma_at_44k=self.cfg.sigma_at_44k)
@@ -158,3 +129,80 @@ class EnvelopeTask(Task):
     def curve_options(self) -> Dict[str, object]:
         return {"task_label": "envelope", "loss_label": "binary cross-entropy", "metric_label": "correlation",
                 "metric_ylim": (-0.2, 1.0), "chance": 0.0}
+
+
+def envelope_config_from_settings(settings: Mapping[str, Any]) -> EnvelopeConfig:
+    """EnvelopeConfig from the envelope settings; the tower's ModelConfig comes from --init_from."""
+    init_from = settings["init_from"]
+    if not init_from:
+        raise SettingsError("--init_from is required with --task=envelope: the model dir of a trained L3-Net "
+                            f"(its vision tower is used), or --init_from={RANDOM_INIT}")
+    if init_from == RANDOM_INIT:
+        vision = model_config_from_settings(settings, model="l3net")
+    else:
+        source = ModelDir(init_from)
+        try:
+            vision = source.model_config()
+            source.require_checkpoint("latest")
+        except ModelDirError as e:
+            raise SettingsError(f"--init_from: {e}") from None
+        init_from = os.path.abspath(init_from)
+    cfg = EnvelopeConfig(vision=vision, init_from=init_from, finetune_vision=settings["finetune_vision"],
+                         feature_grid=settings["feature_grid"], lstm_units=settings["lstm_units"],
+                         fc_widths=parse_widths("envelope_fc_widths", settings["envelope_fc_widths"]),
+                         sequence_frames=settings["sequence_frames"], bidirectional=settings["envelope_bidirectional"],
+                         frame_deltas=settings["envelope_frame_deltas"])
+    try:
+        return cfg.validate()
+    except ValueError as e:
+        raise SettingsError(f"--{e}") from None
+
+
+def envelope_data_config(settings: Mapping[str, Any], cfg: EnvelopeConfig, sample_rate: int) -> DataConfig:
+    """DataConfig of the envelope pipeline: the tower's image size, the data's `sample_rate`.
+
+    Frames are resized as the tower was trained (the --init_from run's resize_short_side) unless
+    --resize_short_side is given.
+    """
+    data = dataclasses.replace(data_config_from_settings(settings, cfg.vision), sample_rate=int(sample_rate))
+    if settings["resize_short_side"] or cfg.init_from == RANDOM_INIT:
+        return data
+    try:
+        trained = ModelDir(cfg.init_from).run_config().get("data", {})
+    except ModelDirError as e:
+        raise SettingsError(f"--init_from: {e}") from None
+    if "resize_short_side" in trained:
+        data = dataclasses.replace(data, resize_short_side=int(trained["resize_short_side"]))
+    return data
+
+
+class EnvelopeSpec(TaskSpec):
+    """`--task=envelope`: the tower of --init_from, optional cached tower features."""
+
+    name = "envelope"
+
+    def setup(self, settings: Mapping[str, Any], info: Any) -> TaskSetup:
+        cfg = envelope_config_from_settings(settings)
+        data_cfg = envelope_data_config(settings, cfg, info.sample_rate)
+        cache = settings["cache_features"]
+        if cache:
+            try:
+                feature_cache.check_usable(cfg, data_cfg)
+            except ValueError as e:
+                raise SettingsError(f"--{e}") from None
+        warnings = []
+        if info.counts.get("val", 0) < 1:
+            warnings.append(f"{settings['data_dir']} has no val video; training runs without validation "
+                            "(no best checkpoint)")
+
+        def make_task(train_cfg, model_dir: str) -> Task:
+            cache_dir = feature_cache.default_cache_dir(model_dir, settings["feature_cache_dir"]) if cache else None
+            return EnvelopeTask(cfg, data_cfg, train_cfg.eval_pairs, feature_cache_dir=cache_dir, verbose=True)
+
+        description = (f"envelope on the {cfg.vision.model} vision tower of {cfg.init_from} "
+                       f"({'fine-tuned' if cfg.finetune_vision else 'frozen'}), {settings['data_dir']} ({info.counts})")
+        return TaskSetup(config=cfg, data_config=data_cfg, warnings=warnings, make_task=make_task,
+                         description=description)
+
+
+SPEC = EnvelopeSpec()
