@@ -2,12 +2,14 @@
 
   l3net_data convert --manifest videos.csv --output_dir D [--num_shards K --workers W --fps 12
       --sample_rate 48000 --short_side 256 --jpeg_quality 90 --max_seconds 10 --drop_short
-      --val_fraction 0.1 --test_fraction 0.1]
+      --val_fraction 0.1 --test_fraction 0.1 --timeout_seconds 600]
   l3net_data convert --audioset_csv segments.csv --class_index_csv class_labels_indices.csv
       --video_dir downloads/ --output_dir D [same options]
   l3net_data synthetic --output_dir D --num_videos N --seed S [--workers W --max_seconds 10]
   l3net_data synthetic_esc50 --output_dir E [--seed S --clips_per_class 8]
   l3net_data synthetic_dcase2013 --output_dir E [--seed S --clips_per_class 10 --seconds 30]
+  l3net_data real_audio --output_dir E [--seed S --clips_per_class 40 --soundfont F.sf2]
+      (real instrument and speech recordings rendered with fluidsynth and espeak-ng, ESC-50 layout)
 
 `l3net_data COMMAND --help` lists the flags of COMMAND with its defaults (a flag such as --seed or
 --clips_per_class has a different default per command); a flag of another command is an error.
@@ -19,15 +21,20 @@ line with nothing written; 130 interrupted (re-run the same command to resume).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import types
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
-from absl import flags
+from l3net.tensorflow_output import quiet_tensorflow
 
-from l3net import cli_flags
-from l3net.command_line import fail, run_tool
+quiet_tensorflow()
+
+from absl import flags  # noqa: E402
+
+from l3net import cli_flags  # noqa: E402
+from l3net.command_line import fail, run_tool  # noqa: E402
 
 TOOL = "l3net_data"
 FLAGS = flags.FLAGS
@@ -59,6 +66,8 @@ _OWN_FLAGS = {
     "height": flags.DEFINE_integer,
     "clips_per_class": flags.DEFINE_integer,
     "seconds": flags.DEFINE_float,
+    "timeout_seconds": flags.DEFINE_float,
+    "soundfont": flags.DEFINE_string,
 }
 for _name, _define in _OWN_FLAGS.items():
     _define(_name, None, "l3net_data flag; `l3net_data COMMAND --help` gives its meaning and default.")
@@ -86,6 +95,9 @@ _COMMANDS: Dict[str, Dict[str, Tuple[Any, str]]] = {
         "silence_threshold": (1e-3, "Audio peaking below this fraction of full scale counts as silent."),
         "val_fraction": (0.1, "Share of videos without a split cell assigned to val (by id hash)."),
         "test_fraction": (0.1, "Share of videos without a split cell assigned to test (by id hash)."),
+        "timeout_seconds": (600.0, "Per-video time limit: a video still decoding after this long (a hung or "
+                                   "absurdly slow decoder) is listed in failures.csv as `timeout` and the run goes on; "
+                                   "0 = none. Raise it to convert whole long videos (--max_seconds 0)."),
     },
     "synthetic": {
         "output_dir": (REQUIRED, "Folder for the videos and labels.csv."),
@@ -108,6 +120,14 @@ _COMMANDS: Dict[str, Dict[str, Tuple[Any, str]]] = {
         "seed": (0, "Same seed, same clips."),
         "clips_per_class": (10, "Recordings per scene class."),
         "seconds": (30.0, "Length of each recording (s)."),
+    },
+    "real_audio": {
+        "output_dir": (REQUIRED, "Folder for audio/, meta/esc50.csv and real_audio.json (built in a temporary "
+                                 "folder, then renamed into place; the same set already there is reused)."),
+        "seed": (0, "Same seed, same bytes."),
+        "clips_per_class": (40, "5 s clips per class (40 = 8 per class and fold, as ESC-50: 212 MB)."),
+        "soundfont": (None, "General MIDI .sf2 (default: /usr/share/sounds/sf2/FluidR3_GM.sf2, from the "
+                            "fluid-soundfont-gm package)."),
     },
 }
 _ALL_FLAGS = tuple(dict.fromkeys(name for uses in _COMMANDS.values() for name in uses))
@@ -251,12 +271,15 @@ def _run_convert(args: types.SimpleNamespace) -> int:
                            "video_dir": os.path.abspath(args.video_dir)}
         summary = write_dataset(sources, args.output_dir, ConvertOptions(**options), num_shards=args.num_shards,
                                 workers=args.workers, val_fraction=args.val_fraction,
-                                test_fraction=args.test_fraction, description=description)
+                                test_fraction=args.test_fraction, description=description,
+                                timeout_seconds=args.timeout_seconds)
     except (ManifestError, ConversionStateError) as e:
         _usage_error("convert", str(e))
     except OSError as e:  # e.g. disk full: finished shards stay valid, a re-run resumes.
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
         print(f"{TOOL}: error: convert: cannot write {e.filename or args.output_dir} ({e.strerror or e}); "
-              "fix it and re-run the same command to resume", file=sys.stderr)
+              + ("finished shards are intact; free space and " if full else "fix it and ")
+              + "re-run the same command to resume", file=sys.stderr)
         return EXIT_NOTHING_CONVERTED
     _print_summary(summary, args.output_dir)
     return EXIT_OK if summary.converted else EXIT_NOTHING_CONVERTED
@@ -281,6 +304,7 @@ def _convert_options(args: types.SimpleNamespace) -> dict:
         ("--val_fraction", 0 <= args.val_fraction < 1, "must be in [0, 1)"),
         ("--test_fraction", 0 <= args.test_fraction < 1, "must be in [0, 1)"),
         ("--val_fraction + --test_fraction", args.val_fraction + args.test_fraction < 1, "must be < 1"),
+        ("--timeout_seconds", args.timeout_seconds >= 0, "must be >= 0 (0 = no limit)"),
     ]
     for flag, ok, what in checks:
         if not ok:
@@ -330,11 +354,20 @@ def _run_synthetic_dcase2013(args: types.SimpleNamespace) -> int:
         args.output_dir, args.seed, clips_per_class=args.clips_per_class, seconds=args.seconds))
 
 
+def _run_real_audio(args: types.SimpleNamespace) -> int:
+    _require_positive(args, "clips_per_class")
+    from data_tools.real_audio import generate_real_audio_set
+
+    return _generate("real_audio", args.output_dir, lambda: str(generate_real_audio_set(
+        args.output_dir, args.seed, clips_per_class=args.clips_per_class, soundfont=args.soundfont)))
+
+
 _RUN: Dict[str, Callable[[types.SimpleNamespace], int]] = {
     "convert": _run_convert,
     "synthetic": _run_synthetic,
     "synthetic_esc50": _run_synthetic_esc50,
     "synthetic_dcase2013": _run_synthetic_dcase2013,
+    "real_audio": _run_real_audio,
 }
 
 

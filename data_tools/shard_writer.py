@@ -19,7 +19,16 @@ Layout of an output directory D:
 Decoding runs in a pool of spawned processes (no TensorFlow in them); records come back in plan
 order and the parent serialises and writes them, with at most 2 x workers videos in flight so
 memory stays bounded. A worker that dies (decoder crash, OOM kill) costs one video, reported as
-`crashed`, not the run.
+`crashed`, not the run. With a time limit (`timeout_seconds`, `l3net_data convert
+--timeout_seconds`), a video still decoding that long after it reached the head of the queue
+(it is running by then: tasks start in order) is reported as `timeout`, its process killed and
+the run goes on. Decoding processes die with the converter (Linux: PR_SET_PDEATHSIG), so a
+kill -9 leaves none behind.
+
+Faults (issue 16): a kill -9 at any moment leaves only finished shards under their final names
+(written to a temporary name, renamed once their failures are on disk) and temporary files that
+the next run removes; re-running the same command finishes the job with the same records. A
+failed write (a full disk) is an OSError naming the file; finished shards stay valid.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import concurrent.futures
 import contextlib
 import csv
 import dataclasses
+import errno
 import hashlib
 import io
 import json
@@ -36,6 +46,8 @@ import math
 import multiprocessing
 import os
 import re
+import signal
+import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -50,7 +62,8 @@ AUTO_VIDEOS_PER_SHARD = 64  # ~4 MB per 10 s video at paper settings (12 fps, 25
 PLAN_NAME = "conversion_plan.json"
 SHARD_FAILURES_DIR = "shard_failures"
 WORKER_TASKS_BEFORE_RESTART = 256  # bounds slow leaks in long-lived decoder processes
-_STALE_TEMP = re.compile(r"^\.(train|val|test)-\d{5}-of-\d{5}\..*\.tmp\.(tfrecord|csv)$")
+_STALE_TEMP = re.compile(r"^\.((train|val|test)-\d{5}-of-\d{5}\..*\.tmp\.(tfrecord|csv)"
+                         r"|(failures|dataset|conversion_plan)\.[A-Za-z0-9_]+\.tmp\.(csv|json))$")
 
 ConvertFn = Callable[[VideoSource, ConvertOptions], Union[VideoRecord, Failure]]
 
@@ -139,14 +152,18 @@ def plan_shards(sources: Sequence[VideoSource], num_shards: int = 0) -> List[Sha
 def write_dataset(sources: Sequence[VideoSource], output_dir: str, options: ConvertOptions, *,
                   num_shards: int = 0, workers: int = 1, val_fraction: float = 0.1,
                   test_fraction: float = 0.1, description: Optional[Dict[str, object]] = None,
-                  log: Callable[[str], None] = print, convert: ConvertFn = convert_video) -> ConversionSummary:
+                  log: Callable[[str], None] = print, convert: ConvertFn = convert_video,
+                  timeout_seconds: float = 0.0) -> ConversionSummary:
     """Converts `sources` into `output_dir` (see module docstring), resuming finished shards.
 
     description: extra facts recorded in dataset.json (e.g. the manifest path).
     convert:     the per-video function (a module-level function, picklable for the pool).
+    timeout_seconds: per-video time limit (0 = none); with a limit, decoding always runs in
+                 worker processes (even with workers=1), which a hung decoder cannot block.
 
     Raises:
       ConversionStateError: `output_dir` holds a conversion planned with other arguments.
+      OSError: a write failed (e.g. a full disk); its filename names the file.
     """
     started = time.time()
     plans = plan_shards(resolve_splits(sources, val_fraction, test_fraction), num_shards)
@@ -157,7 +174,8 @@ def write_dataset(sources: Sequence[VideoSource], output_dir: str, options: Conv
     shard_failures: Dict[str, List[Failure]] = {}
     decoded = 0
     if pending:
-        with _ordered_results([s for p in pending for s in p.sources], options, workers, convert) as results:
+        with _ordered_results([s for p in pending for s in p.sources], options, workers, convert,
+                              timeout_seconds) as results:
             tf_io = _tf_io()
             for number, plan in enumerate(pending, start=1):
                 failures = _write_shard(output_dir, plan, results, tf_io)
@@ -207,44 +225,79 @@ def _finish(output_dir: str, options: ConvertOptions, plans: List[ShardPlan],
 def _write_shard(output_dir: str, plan: ShardPlan, results: Iterator[Union[VideoRecord, Failure]],
                  tf_io) -> List[Failure]:
     """Writes one shard from the next `len(plan.sources)` results; returns its failures."""
+    from tensorflow import errors as tf_errors
+
     failures: List[Failure] = []
-    with atomic_path(os.path.join(output_dir, plan.name)) as tmp:
-        with tf_io.TFRecordWriter(tmp) as writer:
-            for source in plan.sources:
-                result = next(results)
-                if isinstance(result, Failure):
-                    failures.append(result)
-                else:
-                    writer.write(result.to_example_bytes())
+    path = os.path.join(output_dir, plan.name)
+    with atomic_path(path) as tmp:
+        try:
+            with tf_io.TFRecordWriter(tmp) as writer:
+                for source in plan.sources:
+                    result = next(results)
+                    if isinstance(result, Failure):
+                        failures.append(result)
+                    else:
+                        writer.write(result.to_example_bytes())
+        except tf_errors.OpError as e:  # TensorFlow's file system says ENOSPC etc. in words only.
+            text = (e.message or str(e)).strip().splitlines()[0]
+            code = errno.ENOSPC if "No space left on device" in text else errno.EIO
+            raise OSError(code, os.strerror(code) if code == errno.ENOSPC else text, path) from None
         _write_failures_csv(os.path.join(output_dir, plan.failures_name), failures, with_ids=True)
     return failures
 
 
 @contextlib.contextmanager
-def _ordered_results(sources: Sequence[VideoSource], options: ConvertOptions, workers: int,
-                     convert: ConvertFn) -> Iterator[Iterator[Union[VideoRecord, Failure]]]:
+def _ordered_results(sources: Sequence[VideoSource], options: ConvertOptions, workers: int, convert: ConvertFn,
+                     timeout_seconds: float = 0.0) -> Iterator[Iterator[Union[VideoRecord, Failure]]]:
     """Yields an iterator of `convert(source, options)` per source, in order, over `workers`
-    processes (in this process for workers <= 1).
+    processes (in this process for workers <= 1 without a time limit).
 
-    With workers > 1 the first videos are submitted on entry, so decoding overlaps whatever the
-    caller does next (importing TensorFlow takes seconds); on exit the pool is shut down.
+    With a pool the first videos are submitted on entry, so decoding overlaps whatever the
+    caller does next (importing TensorFlow takes seconds); on exit the pool is shut down (its
+    processes killed if the caller failed).
     """
-    if workers <= 1:
+    if workers <= 1 and timeout_seconds <= 0:
         yield (convert(source, options) for source in sources)
         return
-    pool = _OrderedPool(workers, options, convert, sources)
+    pool = _OrderedPool(max(1, workers), options, convert, sources, timeout_seconds)
+    failed = True
     try:
         pool.fill()
         yield pool.results()
+        failed = False
     finally:
-        pool.close()
+        pool.close(kill=failed)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the process gets SIGKILL when the converter dies (Linux), so a kill -9 of
+    `l3net_data convert` leaves no decoding process waiting forever on the pool's queue."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # The parent died before prctl took effect.
+        os._exit(1)
 
 
 class _OrderedPool:
-    """A spawned process pool with at most 2 x workers videos in flight, results in order."""
+    """A spawned process pool with at most 2 x workers videos in flight, results in order.
 
-    def __init__(self, workers: int, options: ConvertOptions, convert: ConvertFn, sources: Sequence[VideoSource]):
+    timeout_seconds > 0: the video at the head of the queue gets that long from the moment it got
+    there (it is running by then: tasks start in submission order, and every earlier one is done),
+    then it is reported as `timeout`, the pool's processes are killed, and the other unfinished
+    videos in flight are submitted again to a fresh pool.
+    """
+
+    def __init__(self, workers: int, options: ConvertOptions, convert: ConvertFn, sources: Sequence[VideoSource],
+                 timeout_seconds: float = 0.0):
         self.workers, self.options, self.convert = workers, options, convert
+        self.timeout = timeout_seconds if timeout_seconds > 0 else None
         self.queue = iter(sources)
         self.in_flight: collections.deque = collections.deque()
         self.pool = self._new_pool()
@@ -252,7 +305,21 @@ class _OrderedPool:
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")  # The parent runs TensorFlow: never fork it.
         return concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context,
-                                                      max_tasks_per_child=WORKER_TASKS_BEFORE_RESTART)
+                                                      max_tasks_per_child=WORKER_TASKS_BEFORE_RESTART,
+                                                      initializer=_die_with_parent, initargs=(os.getpid(),))
+
+    def _timeout_failure(self, source: VideoSource) -> Failure:
+        return Failure(source.video_id, source.source_path,
+                       f"timeout: still decoding after {self.timeout:g} s (--timeout_seconds); the process was killed")
+
+    def _kill_pool(self) -> None:
+        """Kills the pool's processes (a hung decoder ignores everything else) and drops the pool."""
+        for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+            try:
+                process.kill()
+            except (OSError, ValueError, AttributeError):
+                pass
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def fill(self) -> None:
         while len(self.in_flight) < 2 * self.workers:
@@ -271,15 +338,33 @@ class _OrderedPool:
             try:
                 if future is None:
                     raise BrokenProcessPool("submitted to a broken pool")
-                result = future.result()
+                result = future.result(timeout=self.timeout)
             except BrokenProcessPool:
                 yield from self._recover(source)
+            except concurrent.futures.TimeoutError:
+                self._restart_after_timeout()
+                yield self._timeout_failure(source)
             else:
                 yield result
             self.fill()
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def _restart_after_timeout(self) -> None:
+        """Kills the pool (the head video hangs in it); finished results in flight are kept, the
+        others are submitted again, in order, to a fresh pool."""
+        self._kill_pool()
+        self.pool = self._new_pool()
+        kept: collections.deque = collections.deque()
+        for source, future in self.in_flight:
+            finished = (future is not None and future.done() and not future.cancelled()
+                        and future.exception() is None)
+            kept.append((source, future if finished else self.pool.submit(self.convert, source, self.options)))
+        self.in_flight = kept
+
+    def close(self, kill: bool = False) -> None:
+        if kill:  # The caller failed (or was interrupted): do not wait for videos nobody will write.
+            self._kill_pool()
+        else:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
     def _recover(self, source: VideoSource) -> Iterator[Union[VideoRecord, Failure]]:
         """A worker died: its pool is unusable and every in-flight result is lost. Re-runs those
@@ -290,11 +375,15 @@ class _OrderedPool:
         self.pool = self._new_pool()
         for video in retry:
             try:
-                yield self.pool.submit(self.convert, video, self.options).result()
+                yield self.pool.submit(self.convert, video, self.options).result(timeout=self.timeout)
             except BrokenProcessPool:
                 self.pool.shutdown(wait=False, cancel_futures=True)
                 self.pool = self._new_pool()
                 yield Failure(video.video_id, video.source_path, "crashed: the decoding process died on this file")
+            except concurrent.futures.TimeoutError:
+                self._kill_pool()
+                self.pool = self._new_pool()
+                yield self._timeout_failure(video)
 
 
 def _claim_output_dir(output_dir: str, options: ConvertOptions, plans: Sequence[ShardPlan]) -> None:

@@ -2,7 +2,9 @@
 
 Every artefact a user may script against (dataset.json, failures.csv, configs, JSON reports,
 PNGs, .npz embeddings) goes through these, so an interrupted run never leaves half a file under
-the final name.
+the final name. A failed write (a full disk) removes the temporary file and raises an OSError
+whose filename is the final path. A kill -9 can leave a temporary `.<name>.<random>.tmp<ext>`
+next to it; the programs that own a directory remove theirs when they start again.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ def atomic_path(path: str) -> Iterator[str]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.filename is None and e.errno is not None:
+            # A failed write (a full disk) says which file it was writing.
+            raise type(e)(e.errno, e.strerror or os.strerror(e.errno), path) from None
         raise
 
 

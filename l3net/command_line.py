@@ -1,10 +1,13 @@
-"""How l3net's absl-based commands start: `--help`, and user mistakes as one line, exit status 2.
+"""How l3net's absl-based commands start: `--help`, one-line errors, shared-flag defaults.
 
 absl's own handling of a bad flag prints a usage dump and exits 1; users script against our
 commands, so a mistake must be one line naming the flag or path, with a fixed exit status.
 absl's --help prints the docstring of `__main__` and the flags *defined in* `__main__`; a console
 script's `__main__` is a generated wrapper, so both would be empty: `run_tool` makes the command
 module's docstring and flags those of the running program.
+
+TensorFlow's output is quieted by `l3net.tensorflow_output`, shipped configs are found by
+`l3net.shipped_configs`; this module starts a command with both.
 """
 
 from __future__ import annotations
@@ -15,8 +18,12 @@ from typing import Callable, List, Mapping, NoReturn, Optional, Sequence
 from absl import app, flags
 
 from l3net import cli_flags
+from l3net.shipped_configs import ConfigError, expand_configs
+from l3net.tensorflow_output import (configure_python_logging, is_verbose, normalize_verbosity_args,
+                                     quiet_tensorflow, warn_if_gpu_missing)
 
 USAGE_EXIT = 2
+_HELP_FLAGS = ("help", "helpfull", "helpshort", "helpxml", "?")
 
 
 def fail(tool: str, message: str) -> NoReturn:
@@ -25,14 +32,28 @@ def fail(tool: str, message: str) -> NoReturn:
     sys.exit(USAGE_EXIT)
 
 
-def flags_parser(tool: str) -> Callable[[List[str]], List[str]]:
-    """An `app.run(flags_parser=...)` that turns absl flag errors into `fail`."""
+def flags_parser(tool: str, expand_config: bool = False) -> Callable[[List[str]], List[str]]:
+    """An `app.run(flags_parser=...)` that turns absl flag errors into `fail`.
+
+    A bare `-v` means `--verbosity=0`; with `expand_config`, `--config=NAME` and missing
+    `--flagfile=configs/NAME.flags` resolve to the shipped configs (module doc). `--help` and
+    `--helpfull` exit 0 (absl's exit 1 would tell scripts something failed).
+    """
 
     def parse(argv: List[str]) -> List[str]:
+        argv = normalize_verbosity_args(argv)
         try:
+            if expand_config:
+                argv = expand_configs(argv, tool)
             return flags.FLAGS(argv)
+        except ConfigError as e:
+            fail(tool, str(e))
         except flags.Error as e:
             fail(tool, str(e).splitlines()[0])
+        except SystemExit as e:  # absl exits 1 after printing --help; asking for help is no error
+            if e.code == 1 and any(a.split("=")[0].lstrip("-") in _HELP_FLAGS for a in argv[1:]):
+                sys.exit(0)
+            raise
 
     return parse
 
@@ -50,10 +71,16 @@ def show_module_help(flag_modules: Sequence[str], docstring: str, shared: Sequen
 
 
 def run_tool(tool: str, main: Callable[[List[str]], int], docstring: str, flag_modules: Sequence[str],
-             shared: Optional[Mapping[str, cli_flags.SharedFlag]] = None) -> None:
+             shared: Optional[Mapping[str, cli_flags.SharedFlag]] = None, expand_config: bool = False) -> None:
     """Console-script entry: the command's defaults of the shared flags (`cli_flags.uses`), `--help`
-    from the command's module, flag errors as `fail`, then `main`."""
+    from the command's module, flag errors as `fail`, quiet logging (module doc), then `main`."""
+    quiet_tensorflow()  # in case the module did not (it must, if it imports TensorFlow itself)
     cli_flags.apply(shared or {})
     show_module_help(flag_modules, docstring, tuple(shared or ()))
-    app.run(main, flags_parser=flags_parser(tool))
 
+    def start(argv: List[str]) -> int:
+        configure_python_logging(tool, is_verbose())
+        warn_if_gpu_missing(tool)
+        return main(argv)
+
+    app.run(start, flags_parser=flags_parser(tool, expand_config))

@@ -17,7 +17,6 @@ import os
 import sys
 from typing import Callable, Sequence
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -81,28 +80,6 @@ def _run_cli(module, argv: Sequence[str]) -> int:
             flags.FLAGS.set_default(name, default)
 
 
-def _reference_windows(audio: np.ndarray, window: int, hop: int, center: bool) -> np.ndarray:
-    """Windows of `audio` cut by hand following the documented convention (OpenL3's).
-
-    center=True: window i is centred on sample i * hop, ceil(n / hop) windows (at least one),
-    zero-padded where they reach past either end; center=False: windows start at i * hop and
-    lie inside the audio.
-    """
-    n = audio.shape[0]
-    if center:
-        count = max(1, int(np.ceil(n / hop)))
-        starts = [i * hop - window // 2 for i in range(count)]
-    else:
-        count = 1 + max(0, (n - window) // hop)
-        starts = [i * hop for i in range(count)]
-    out = np.zeros((len(starts), window), np.float32)
-    for k, s in enumerate(starts):
-        lo, hi = max(s, 0), min(s + window, n)
-        if hi > lo:
-            out[k, lo - s:hi - s] = audio[lo:hi]
-    return out
-
-
 @pytest.fixture(scope="session")
 def tiny_config() -> ModelConfig:
     """ModelConfig of the tiny L3-Net (sample_rate 8000, 0.5 s windows, 16-d embeddings)."""
@@ -131,9 +108,3 @@ def tiny_model_dir(tmp_path_factory) -> str:
 def run_cli() -> Callable[..., int]:
     """run_cli(module, argv) -> exit status of an l3net command's main(), in-process."""
     return _run_cli
-
-
-@pytest.fixture(scope="session")
-def reference_windows() -> Callable[..., np.ndarray]:
-    """reference_windows(audio, window, hop, center) -> [count, window] windows cut by hand."""
-    return _reference_windows

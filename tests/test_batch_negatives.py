@@ -61,3 +61,37 @@ def test_saturated_probabilities_give_a_finite_loss():
     loss = all_pairs_loss(tf.constant(probs), tf.constant([1, 1]), video_keys(tf.constant([b"x", b"y"])),
                           video_keys(tf.constant([b"x", b"y"])))
     assert np.isfinite(float(loss)) and float(loss) > 5
+
+
+def _discounted_reference(p1, labels, frame_ids, audio_ids, gamma):
+    p1 = np.clip(p1, PROB_EPS, 1 - PROB_EPS)
+    pos = [-np.log(p1[i, i]) for i in range(len(labels)) if labels[i] == 1]
+    terms, weights = [], []
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if frame_ids[i] != audio_ids[j]:
+                w = 1.0 if i == j else (1.0 - p1[i, j]) ** gamma
+                terms.append(-w * np.log(1 - p1[i, j]))
+                weights.append(w)
+    return 0.5 * (np.mean(pos) + np.sum(terms) / np.sum(weights))
+
+
+def test_false_negative_discount_against_numpy_and_its_gradient():
+    rng = np.random.default_rng(2)
+    frame_ids = np.array([b"a", b"b", b"c", b"d"])
+    audio_ids = np.array([b"a", b"c", b"c", b"d"])  # pair 1 is a sampled negative (diagonal, label 0)
+    labels = np.array([1, 0, 1, 1], np.int32)
+    p1 = rng.uniform(0.05, 0.95, (4, 4)).astype(np.float32)
+    p1[0, 2] = 0.97   # a cross pair the network finds matching (a likely false negative)
+    p1[1, 1] = 0.97   # the sampled negative, just as confident
+    keys = video_keys(tf.constant(frame_ids)), video_keys(tf.constant(audio_ids))
+    for gamma in (0.0, 1.0, 2.0):
+        got = all_pairs_loss(tf.constant(np.stack([1 - p1, p1], -1)), tf.constant(labels), *keys, gamma)
+        np.testing.assert_allclose(float(got), _discounted_reference(p1, labels, frame_ids, audio_ids, gamma),
+                                   rtol=1e-5)
+    probs = tf.Variable(np.stack([1 - p1, p1], -1))
+    with tf.GradientTape() as tape:
+        loss = all_pairs_loss(probs, tf.constant(labels), *keys, 2.0)
+    grad = tape.gradient(loss, probs).numpy()[..., 1]
+    # The discounted cross pair barely pushes; the sampled negative keeps its full push.
+    assert abs(grad[0, 2]) < 0.1 * abs(grad[1, 1])

@@ -1,7 +1,7 @@
 """`l3net_export`: SavedModels reloaded by plain TensorFlow, and `l3net_embed` on an export dir.
 
-References: the Keras model of the same model dir, fed windows cut by hand (conftest's
-`reference_windows`) and frames prepared by the training pipeline's own `decode_frame` (on a
+References: the Keras model of the same model dir, fed windows cut by hand (OpenL3's rules,
+tests/openl3_reference.py) and frames prepared by the training pipeline's own `decode_frame` (on a
 JPEG of the test image, whose decoded pixels are what the SavedModel gets). Resampling is
 compared with scipy.signal.resample (same algorithm, 1e-6) and scipy.signal.resample_poly
 (a different filter, 2e-3 on a tone away from the ends). The Python API on an export dir is
@@ -25,6 +25,7 @@ import scipy.signal
 import tensorflow as tf
 
 import media_fixtures as mf
+import openl3_reference as ref
 from l3net import model_dir as model_dir_lib
 from l3net.data import augmentation
 from l3net.embed import api
@@ -92,8 +93,7 @@ def exported(tmp_path_factory, tiny_model_dir, run_cli):
 
 
 @pytest.mark.parametrize("kind", ["l3net", "avenet"])
-def test_export_round_trip(tmp_path, exported, tiny_config, tiny_resize, write_tiny_model_dir, reference_windows,
-                           kind):
+def test_export_round_trip(tmp_path, exported, tiny_config, tiny_resize, write_tiny_model_dir, kind):
     rate = tiny_config.sample_rate
     if kind == "l3net":  # the command's export, reloaded in a fresh interpreter without l3net
         model_dir, export_dir = exported
@@ -131,10 +131,12 @@ def test_export_round_trip(tmp_path, exported, tiny_config, tiny_resize, write_t
     image_model, audio_model = embedding_models(model)
 
     def keras_audio(wave: np.ndarray) -> np.ndarray:
-        return np.stack([audio_model(reference_windows(w, window, hop, True), training=False).numpy() for w in wave])
+        return np.stack([audio_model(ref.openl3_windows(w, window, hop, True), training=False).numpy() for w in wave])
 
     np.testing.assert_allclose(got["audio_native"], keras_audio(x["wave_native"]), atol=TOL)
-    np.testing.assert_allclose(got["stamps_native"], np.arange(11) * 0.125, atol=1e-7)
+    # OpenL3's count: 10,400 samples, 4,000-sample windows centred every 1,000: 1 + ceil(8400 / 1000) = 10.
+    assert got["audio_native"].shape[1] == ref.openl3_count(x["wave_native"].shape[1], window, hop, True) == 10
+    np.testing.assert_allclose(got["stamps_native"], np.arange(10) * 0.125, atol=1e-7)
     resampled = resample_lib.resample(tf.constant(x["wave_other"]), tf.constant(other_rate), rate).numpy()
     assert resampled.shape == (2, round(x["wave_other"].shape[1] * rate / other_rate))
     np.testing.assert_allclose(got["audio_other"], keras_audio(resampled), atol=TOL)
@@ -165,6 +167,16 @@ def test_embedding_an_export_dir_equals_the_model_dir(exported, tiny_config, tmp
     images = rng.integers(0, 256, (3, 40, 50, 3), dtype=np.uint8)
     np.testing.assert_allclose(api.get_image_embedding(images, model=export_dir),
                                api.get_image_embedding(images, model=model_dir), atol=TOL)
+    # The pooled conv features (OpenL3's large embedding_size) through the export's pooled signatures.
+    local = get_embedder(model_dir)
+    assert (embedder.audio_pooled_dim, embedder.image_pooled_dim) == (local.audio_pooled_dim, local.image_pooled_dim)
+    np.testing.assert_allclose(api.get_image_embedding(images, model=export_dir, embedding_size=local.image_pooled_dim),
+                               api.get_image_embedding(images, model=model_dir, embedding_size=local.image_pooled_dim),
+                               atol=TOL)
+    got = api.embed_audio_file(sound, model=export_dir, hop_size=0.5, embedding_size=local.audio_pooled_dim)
+    want = api.embed_audio_file(sound, model=model_dir, hop_size=0.5, embedding_size=local.audio_pooled_dim)
+    assert got[0].shape == want[0].shape == (want[1].shape[0], local.audio_pooled_dim)
+    np.testing.assert_allclose(got[0], want[0], atol=TOL)
     frames = rng.integers(0, 256, (7, 30, 40, 3), dtype=np.uint8)
     audio = (0.3 * rng.standard_normal(9000)).astype(np.float32)
     got = api.get_video_embedding(frames, 10.0, audio, 11025, model=export_dir, hop_size=0.25)

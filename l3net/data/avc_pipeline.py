@@ -20,6 +20,11 @@ alternating positive/negative, centre crop, no augmentation, last partial batch 
 Every random choice is a stateless op seeded from (seed, position in the stream), and every stage
 keeps its order (deterministic interleave and maps, seeded shuffles), so the same seed gives
 identical batches.
+
+Shards are read through `l3net.data.records`: a damaged one (truncated, altered bytes) fails the
+stream with an error naming it and the byte offset, or, for datasets built under
+`records.skipping_damaged_records(True)` (`l3net_train --skip_corrupt_records`), is read up to
+the damage.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
-from l3net.data import augmentation, pair_sampling, schema
+from l3net.data import augmentation, pair_sampling, records, schema
 from l3net.data.config import DataConfig
 
 # Videos whose draws are paired together: negatives find their partner among them. Large enough
@@ -107,7 +112,7 @@ def avc_dataset(data_dir: str, split: str, config: DataConfig, *, training: bool
                               reshuffle_each_iteration=True)
         windows = draws.batch(WINDOW_VIDEOS, drop_remainder=True)
     else:
-        draws = tf.data.TFRecordDataset(paths).enumerate().map(draw, num_parallel_calls=tf.data.AUTOTUNE)
+        draws = records.read_shards(paths).enumerate().map(draw, num_parallel_calls=tf.data.AUTOTUNE)
         windows = _eval_windows(draws, count)
     pairs = windows.map(pair, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     if num_pairs is not None:
@@ -139,12 +144,18 @@ def _check_config(config: DataConfig, num_pairs: Optional[int]) -> None:
 
 
 def _training_records(paths: List[str], seed: int) -> tf.data.Dataset:
-    """Infinite (record index int64, serialized record) stream, shards shuffled and interleaved."""
-    files = tf.data.Dataset.from_tensor_slices(paths)
+    """Infinite (record index int64, serialized record) stream, shards shuffled and interleaved.
+
+    A damaged shard fails the stream naming it, or is read up to the damage when the dataset is
+    built under `records.skipping_damaged_records(True)` (`l3net.data.records`).
+    """
+    skip = records.skipping()
+    files = tf.data.Dataset.from_tensor_slices((paths, records.shard_sizes(paths)))
     files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True).repeat()
-    records = files.interleave(tf.data.TFRecordDataset, cycle_length=min(len(paths), MAX_INTERLEAVED_SHARDS),
-                               block_length=1, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return records.enumerate()
+    stream = files.interleave(lambda path, size: records.read_shard(path, size, skip=skip),
+                              cycle_length=min(len(paths), MAX_INTERLEAVED_SHARDS), block_length=1,
+                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return stream.enumerate()
 
 
 def _eval_windows(draws: tf.data.Dataset, count: int) -> tf.data.Dataset:

@@ -6,6 +6,8 @@ Modules:
   audio_windows  streaming the model's windows out of audio blocks (bounded memory)
   media          decoding images and video frames with PyAV
   api            get_audio_embedding, process_audio_file, get_image_embedding, process_image_file,
-                 get_video_embedding, process_video_file (also importable from `l3net`)
-  cli            `l3net_embed audio|image|video FILES... --model X`
+                 get_video_embedding, process_video_file, get_output_path: OpenL3's API (all
+                 but get_output_path also importable from `l3net`)
+  cli            `l3net_embed audio|image|video FILES_OR_DIRS... --model X`
+The HEAR 2021 API over the same embedders is l3net.hear.
 """

@@ -6,20 +6,24 @@
 
 `Embedder` wraps the restored AVC model's image and audio embedding sub-models (l3net.models.
 embedding_models: L3-Net's 512-d tower outputs, AVE-Net's L2-normalised 128-d embeddings) in
-tf.functions with fixed input signatures, so calls with new batch sizes do not retrace.
+tf.functions with fixed input signatures, so calls with new batch sizes do not retrace. With
+`pooled=True` the embedders give the L3 paper's pooled conv features instead (l3net.serving.pooled:
+6144-d audio, 8192-d image at paper size; OpenL3's embedding_size 6144 / 8192); `choose_pooled`
+turns an OpenL3-style `embedding_size` into that choice.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from typing import Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
 
 from l3net.embed.exported import ExportedEmbedder, is_export_dir
 from l3net.model_dir import MODEL_CONFIG_NAME, ModelDir, ModelDirError
+from l3net.serving import pooled
 from l3net.serving.images import prepare_images
 
 
@@ -27,7 +31,8 @@ class Embedder:
     """Audio and image embeddings of one trained model.
 
     Attributes: sample_rate (Hz the audio model takes), window (samples per audio window),
-    image_size, resize_short_side, audio_dim, image_dim, step (checkpoint step), config.
+    image_size, resize_short_side, audio_dim, image_dim, audio_pooled_dim, image_pooled_dim,
+    step (checkpoint step), config.
     `checkpoint`: best|latest|<step> (default: the best by validation; latest if none).
     """
 
@@ -49,20 +54,57 @@ class Embedder:
         self._image = tf.function(
             lambda x: image_model(prepare_images(x, self.image_size, self.resize_short_side), training=False),
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+        audio_pooled, self.audio_pooled_dim = pooled.audio_pooled_function(model)
+        image_pooled, self.image_pooled_dim = pooled.image_pooled_function(model)
+        self._audio_pooled = tf.function(audio_pooled, reduce_retracing=True,
+                                         input_signature=[tf.TensorSpec([None, self.window], tf.float32)])
+        self._image_pooled = tf.function(
+            lambda x: image_pooled(prepare_images(x, self.image_size, self.resize_short_side)),
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
 
-    def require(self, kind: str) -> None:
+    def require(self, kind: str, pooled: bool = False) -> None:
         """Nothing to load: a model directory serves every kind (see ExportedEmbedder.require)."""
 
-    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
-        """float32 [K, window] -> float32 [K, audio_dim] (one forward pass; callers batch)."""
-        return self._audio(tf.convert_to_tensor(windows, tf.float32)).numpy()
+    def embed_windows(self, windows: np.ndarray, pooled: bool = False) -> np.ndarray:
+        """float32 [K, window] -> float32 [K, audio_dim] (or [K, audio_pooled_dim]); callers batch."""
+        fn = self._audio_pooled if pooled else self._audio
+        return fn(tf.convert_to_tensor(windows, tf.float32)).numpy()
 
-    def embed_images(self, images: np.ndarray) -> np.ndarray:
-        """uint8 [K, H, W, 3] (one size) -> float32 [K, image_dim] (resize + centre crop inside)."""
-        return self._image(tf.convert_to_tensor(images, tf.uint8)).numpy()
+    def embed_images(self, images: np.ndarray, pooled: bool = False) -> np.ndarray:
+        """uint8 [K, H, W, 3] (one size) -> float32 [K, image_dim] (or pooled; resize + centre crop inside)."""
+        fn = self._image_pooled if pooled else self._image
+        return fn(tf.convert_to_tensor(images, tf.uint8)).numpy()
 
 
 AnyEmbedder = Union[Embedder, ExportedEmbedder]
+AUDIO_KIND, IMAGE_KIND = "audio", "image"
+
+
+def embedding_sizes(embedder: AnyEmbedder, kind: str) -> Tuple[Optional[int], Optional[int]]:
+    """(embedding size, pooled size) of `kind` ('audio' or 'image'); None where unknown."""
+    if kind == AUDIO_KIND:
+        return embedder.audio_dim, embedder.audio_pooled_dim
+    return embedder.image_dim, embedder.image_pooled_dim
+
+
+def choose_pooled(embedder: AnyEmbedder, kind: str, embedding_size: Optional[int]) -> bool:
+    """Whether an OpenL3-style `embedding_size` asks for the pooled conv features of `kind`.
+
+    None: the model's embedding (its tower output: 512 for L3-Net at paper size; AVE-Net's
+    128-d). Otherwise the size itself, as OpenL3 takes it: the embedding's size, or the pooled
+    features' (6144 audio / 8192 image at paper size). When both are equal the embedding is
+    used. Raises ValueError naming the sizes this model offers.
+    """
+    if embedding_size is None:
+        return False
+    plain, pooled_size = embedding_sizes(embedder, kind)
+    if embedding_size == plain:
+        return False
+    if pooled_size is not None and embedding_size == pooled_size:
+        return True
+    offered = f"{plain} (its embedding)" + (f" or {pooled_size} (pooled conv features)" if pooled_size else
+                                            "; this export predates the pooled conv features: re-run `l3net_export`")
+    raise ValueError(f"embedding_size={embedding_size}: this model's {kind} embedding_size is {offered}")
 _WHAT = "pass an `l3net_export --export_dir` or an `l3net_train --model_dir`"
 
 

@@ -8,7 +8,9 @@ model directory, and the embeddings equal the model directory's. Images go throu
 image_embedding's "embed_images" (resize and centre crop inside the graph).
 
 Each SavedModel is loaded on first use, so an export with only some of the uses serves those.
-The input contract (rate, window, sizes) comes from each use's l3net_export.json.
+The input contract (rate, window, sizes) comes from each use's l3net_export.json. The pooled conv
+features (`pooled=True`) come from the "embed_windows_pooled" / "embed_images_pooled" signatures;
+an export written before they existed says to re-run `l3net_export`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import tensorflow as tf
 from l3net.model_dir import ModelDirError
 from l3net.models.config import ModelConfig
 from l3net.serving.export import INFO_NAME
-from l3net.serving.signatures import AUDIO, IMAGE, SIGNATURE_NAMES, WINDOWS_SIGNATURE
+from l3net.serving.signatures import AUDIO, IMAGE, POOLED_SIGNATURES, SIGNATURE_NAMES, WINDOWS_SIGNATURE
 
 # The SavedModels each `l3net_embed` kind needs.
 USES_FOR_KIND = {"audio": (AUDIO,), "image": (IMAGE,), "video": (AUDIO, IMAGE)}
@@ -38,8 +40,9 @@ def is_export_dir(path: str) -> bool:
 class ExportedEmbedder:
     """The Embedder interface (l3net.embed.embedder) over an export directory.
 
-    Attributes: sample_rate, window, image_size, resize_short_side, audio_dim, image_dim (None
-    if that SavedModel is absent), step (checkpoint step), config (ModelConfig).
+    Attributes: sample_rate, window, image_size, resize_short_side, audio_dim, image_dim,
+    audio_pooled_dim, image_pooled_dim (None if that SavedModel, or its pooled signature, is
+    absent), step (checkpoint step), config (ModelConfig).
     """
 
     def __init__(self, export_dir: str):
@@ -56,7 +59,14 @@ class ExportedEmbedder:
         self.resize_short_side = int(any_info["resize_short_side"])
         self.audio_dim = self._info[AUDIO] and int(self._info[AUDIO]["embedding_size"])
         self.image_dim = self._info[IMAGE] and int(self._info[IMAGE]["embedding_size"])
-        self._functions: Dict[str, Any] = {}
+        self.audio_pooled_dim = self._pooled_dim(AUDIO)
+        self.image_pooled_dim = self._pooled_dim(IMAGE)
+        self._functions: Dict[Any, Any] = {}
+        self._loaded: Dict[str, Any] = {}
+
+    def _pooled_dim(self, use: str):
+        size = (self._info[use] or {}).get("pooled_embedding_size")
+        return int(size) if size else None
 
     def _read_info(self, use: str):
         path = os.path.join(self.export_dir, use, INFO_NAME)
@@ -68,29 +78,32 @@ class ExportedEmbedder:
         except (OSError, ValueError) as e:
             raise ModelDirError(f"{path}: unreadable ({e}); re-run `l3net_export`") from None
 
-    def require(self, kind: str) -> None:
+    def require(self, kind: str, pooled: bool = False) -> None:
         """Loads the SavedModels `kind` ('audio', 'image' or 'video') needs; ModelDirError if absent."""
         for use in USES_FOR_KIND[kind]:
-            self._function(use)
+            self._function(use, pooled)
 
-    def _function(self, use: str):
-        if use not in self._functions:
+    def _function(self, use: str, pooled: bool = False):
+        key = (use, pooled)
+        if key not in self._functions:
             path = os.path.join(self.export_dir, use)
             if self._info[use] is None:
                 raise ModelDirError(f"{path}: missing; re-run `l3net_export` to write it")
-            name = _SIGNATURE[use]
-            signatures = tf.saved_model.load(path).signatures
+            if use not in self._loaded:
+                self._loaded[use] = tf.saved_model.load(path)
+            name = POOLED_SIGNATURES[use] if pooled else _SIGNATURE[use]
+            signatures = self._loaded[use].signatures
             if name not in signatures:
                 raise ModelDirError(f"{path}: has no {name!r} signature (an older export); re-run `l3net_export`")
-            self._functions[use] = signatures[name]
-        return self._functions[use]
+            self._functions[key] = signatures[name]
+        return self._functions[key]
 
-    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
-        """float32 [K, window] -> float32 [K, audio_dim]."""
-        fn = self._function(AUDIO)
+    def embed_windows(self, windows: np.ndarray, pooled: bool = False) -> np.ndarray:
+        """float32 [K, window] -> float32 [K, audio_dim] (or [K, audio_pooled_dim])."""
+        fn = self._function(AUDIO, pooled)
         return fn(windows=tf.convert_to_tensor(windows, tf.float32))["embeddings"].numpy()
 
-    def embed_images(self, images: np.ndarray) -> np.ndarray:
-        """uint8 [K, H, W, 3] (one size) -> float32 [K, image_dim] (resize + centre crop inside)."""
-        fn = self._function(IMAGE)
+    def embed_images(self, images: np.ndarray, pooled: bool = False) -> np.ndarray:
+        """uint8 [K, H, W, 3] (one size) -> float32 [K, image_dim] (or pooled; resize + centre crop inside)."""
+        fn = self._function(IMAGE, pooled)
         return fn(images=tf.convert_to_tensor(images, tf.uint8))["embeddings"].numpy()

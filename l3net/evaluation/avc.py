@@ -29,6 +29,11 @@ class AvcResult:
     positive_accuracy: float
     negative_accuracy: float
     per_label: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
+    # Negatives whose frame and audio videos share a label are semantic matches labelled "no":
+    # they cap AVC accuracy (see `evaluate_avc`). NaN when the data has no labels.
+    shared_label_negative_share: float = float("nan")
+    shared_label_negative_accuracy: float = float("nan")
+    other_negative_accuracy: float = float("nan")
 
     def to_dict(self) -> Dict[str, object]:
         return dataclasses.asdict(self)
@@ -48,10 +53,12 @@ def evaluate_avc(model: tf.keras.Model, dataset: Iterable[Tuple[Dict[str, tf.Ten
     Args:
       model: takes {'image': [B,H,W,3] float32, 'audio': [B,S] float32} -> [B,2] softmax.
       dataset: finite; batches of (features, label [B] int32). If features hold 'frame_labels'
-        (string [B], ';'-joined), per-label accuracy is reported too.
+        (string [B], ';'-joined), per-label accuracy is reported too; with 'audio_labels' as well,
+        negatives whose two videos share a label ("false negatives": a violin frame with another
+        violin's sound) are scored apart from the others, with their share of the negatives.
     """
     predict = _predict_fn(model)
-    correct_all, loss_all, labels_all = [], [], []
+    correct_all, loss_all, labels_all, shared_all = [], [], [], []
     per_label = collections.defaultdict(lambda: [0, 0])
     for features, labels in dataset:
         probs = predict(features["image"], features["audio"]).numpy()
@@ -66,11 +73,23 @@ def evaluate_avc(model: tf.keras.Model, dataset: Iterable[Tuple[Dict[str, tf.Ten
                 for name in filter(None, names.decode("utf-8").split(";")):
                     per_label[name][0] += int(ok)
                     per_label[name][1] += 1
+        if "frame_labels" in features and "audio_labels" in features:
+            shared_all.append(np.array([bool(set(filter(None, f.decode("utf-8").split(";")))
+                                             & set(filter(None, a.decode("utf-8").split(";"))))
+                                        for f, a in zip(features["frame_labels"].numpy(),
+                                                        features["audio_labels"].numpy())]))
     if not correct_all:
         raise ValueError("evaluate_avc: the dataset yielded no pairs")
     correct = np.concatenate(correct_all)
     y = np.concatenate(labels_all)
     positives = y == 1
+    split = {}
+    if shared_all and (~positives).any():
+        shared = np.concatenate(shared_all) & ~positives
+        other = ~positives & ~shared
+        split = {"shared_label_negative_share": float(shared.sum() / (~positives).sum()),
+                 "shared_label_negative_accuracy": float(correct[shared].mean()) if shared.any() else float("nan"),
+                 "other_negative_accuracy": float(correct[other].mean()) if other.any() else float("nan")}
     return AvcResult(
         accuracy=float(correct.mean()),
         loss=float(np.concatenate(loss_all).mean()),
@@ -79,4 +98,5 @@ def evaluate_avc(model: tf.keras.Model, dataset: Iterable[Tuple[Dict[str, tf.Ten
         positive_accuracy=float(correct[positives].mean()) if positives.any() else float("nan"),
         negative_accuracy=float(correct[~positives].mean()) if (~positives).any() else float("nan"),
         per_label={name: {"accuracy": ok / n, "num_pairs": n} for name, (ok, n) in sorted(per_label.items())},
+        **split,
     )

@@ -13,7 +13,7 @@ import os
 from typing import Any, Callable, Dict, Optional, Union
 
 from l3net.atomic_files import write_text_atomic
-from l3net.data import schema
+from l3net.data import records, schema
 from l3net.model_dir import ModelDir
 
 
@@ -28,7 +28,8 @@ def run_avc_evaluation(model_dir: str, data_dir: str, output_json: Optional[str]
     """AVC accuracy of `model_dir` (at `checkpoint`) on `split` of `data_dir`.
 
     Writes the report to `output_json` (default `<model_dir>/eval_avc_<split>.json`) and returns it.
-    Raises ModelDirError, DatasetError or ValueError (one-line messages) before anything is written.
+    Raises ModelDirError, DatasetError or ValueError (one-line messages) before anything is written;
+    a damaged shard is a DatasetError naming it and the byte offset (`l3net.data.records`).
     """
     check_split(split)
     if batch_size < 1 or pairs_per_video < 1 or num_pairs < 0:
@@ -49,13 +50,20 @@ def run_avc_evaluation(model_dir: str, data_dir: str, output_json: Optional[str]
                                     resize_short_side=directory.resize_short_side(cfg))
     dataset = avc_dataset(data_dir, split, data_cfg, training=False, seed=seed, with_metadata=True,
                           num_pairs=num_pairs or None)
-    result = evaluate_avc(model, dataset)
+    with records.naming_damaged_shards(schema.shard_paths(data_dir, split, info)):
+        result = evaluate_avc(model, dataset)
     report = {"task": "avc", "model_dir": os.path.abspath(model_dir), "model": cfg.model,
               "checkpoint": directory.checkpoint_path(checkpoint)[1], "checkpoint_step": step,
               "data_dir": os.path.abspath(data_dir), "split": split, "seed": seed, "pairs_per_video": pairs_per_video,
-              "chance": 0.5, **dataclasses.asdict(result)}
+              "chance": 0.5,
+              # NaN (no labels, no such pairs) is written as null: strict JSON for users' scripts.
+              **{k: None if isinstance(v, float) and v != v else v for k, v in dataclasses.asdict(result).items()}}
     log(f"AVC accuracy on {split} ({result.num_pairs} pairs, step {step}): {result.accuracy:.4f} "
         f"(positives {result.positive_accuracy:.4f}, negatives {result.negative_accuracy:.4f}; chance 0.5)")
+    if result.shared_label_negative_share == result.shared_label_negative_share:  # not NaN: labelled data
+        log(f"  negatives sharing a label with the frame's video: {100 * result.shared_label_negative_share:.1f} % "
+            f"of negatives, accuracy {result.shared_label_negative_accuracy:.4f} (other negatives "
+            f"{result.other_negative_accuracy:.4f}): semantic matches labelled 'no' cap AVC accuracy")
     for name, row in result.per_label.items():
         log(f"  {name:<24s} {row['accuracy']:.4f}  ({row['num_pairs']} pairs)")
     out = output_json or os.path.join(model_dir, f"eval_avc_{split}.json")

@@ -20,9 +20,11 @@ from __future__ import annotations
 import os
 from typing import List, NoReturn
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from l3net.tensorflow_output import quiet_tensorflow
 
-from absl import flags, logging  # noqa: E402
+quiet_tensorflow()
+
+from absl import flags  # noqa: E402
 
 from l3net import cli_flags  # noqa: E402
 from l3net.command_line import fail, run_tool  # noqa: E402
@@ -79,15 +81,27 @@ def evaluate_envelope_command() -> dict:
                                    num_gifs=FLAGS.num_gifs)
 
 
+def _shards(data_dir: str) -> List[str]:
+    """Every shard of `data_dir` ([] if it is not a converted dataset: the evaluator says why)."""
+    try:
+        info = schema.read_dataset_info(data_dir)
+    except schema.DatasetError:
+        return []
+    return [os.path.join(data_dir, name) for split in schema.SPLITS for name in info.shards.get(split, [])]
+
+
 def main(argv: List[str]) -> int:
-    logging.set_verbosity(logging.WARNING)
     if len(argv) != 2 or argv[1] not in TASKS:
         _fail(f"usage: l3net_eval {{{'|'.join(TASKS)}}} --model_dir M --data_dir D [--split test]")
     if not FLAGS.model_dir or not FLAGS.data_dir:
         _fail("--model_dir and --data_dir are required")
     try:
         if argv[1] == "envelope":
-            evaluate_envelope_command()
+            from l3net.data import records
+
+            # The envelope reader is a plain TFRecordDataset: a damaged shard is traced back by its headers.
+            with records.naming_damaged_shards(_shards(FLAGS.data_dir)):
+                evaluate_envelope_command()
         else:
             evaluate_avc_command()
     except (ModelDirError, schema.DatasetError, ValueError) as e:

@@ -30,9 +30,11 @@ from __future__ import annotations
 import os
 from typing import List, NoReturn
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from l3net.tensorflow_output import quiet_tensorflow
 
-from absl import flags, logging  # noqa: E402
+quiet_tensorflow()
+
+from absl import flags  # noqa: E402
 
 from l3net import cli_flags  # noqa: E402
 from l3net.command_line import fail, run_tool  # noqa: E402
@@ -64,7 +66,6 @@ def _fail(message: str) -> NoReturn:
 
 
 def main(argv: List[str]) -> int:
-    logging.set_verbosity(logging.WARNING)
     if len(argv) != 2 or argv[1] not in TASKS:
         _fail(f"usage: l3net_probe {{{'|'.join(TASKS)}}} --data_dir E --model_dir M [--output_dir P "
               "--classifier linear_svm|logreg|mlp --window 1.0 --hop 0.5]")

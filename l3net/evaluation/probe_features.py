@@ -7,7 +7,7 @@ values, i.e. over 8 x 8 cells. The pooled grid follows the model: `pool_grid` sp
 demo's [4, 24]), each max-pooled, so a cell always covers about what a paper cell covers.
 
 A clip is cut into windows of the model's input length every `hop` samples, only windows that fit
-in the clip (`l3net.serving.windows`, center=False; a clip shorter than a window gives one
+in the clip (`l3net.serving.windows`, layout "inside"; a clip shorter than a window gives one
 zero-padded window); the probe averages the classifier's window scores per clip.
 Windows of many clips are batched into one model call, audio files are decoded by a thread pool
 ahead of the model, and features are stored as float16 (post-ReLU activations; halves the cache
@@ -26,6 +26,7 @@ import json
 import math
 import os
 import time
+import zipfile
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -122,7 +123,7 @@ def extract_features(paths: Sequence[str], feature_fn: Callable, *, sample_rate:
         pending_count = len(batch) - end
 
     for i, audio in enumerate(_read_ahead(paths, sample_rate)):
-        windows = np.stack(list(iter_windows([audio], window, hop, center=False)))
+        windows = np.stack(list(iter_windows([audio], window, hop, layout="inside")))
         pending.append(windows)
         owners.append(np.full(len(windows), i, np.int32))
         pending_count += len(windows)
@@ -146,8 +147,8 @@ def extract_or_load(cache_path: str, key: str, compute: Callable[[], Tuple[np.nd
             with np.load(cache_path, allow_pickle=False) as cached:
                 if str(cached["key"]) == key:
                     return cached["features"], cached["clip_index"], True, time.time() - start
-        except (OSError, ValueError, KeyError):
-            pass  # A stale or damaged cache is recomputed and replaced.
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # A stale or damaged cache (cut short, bytes altered: zip CRC) is recomputed and replaced.
     features, clip_index = compute()
     with atomic_path(cache_path) as tmp:
         np.savez(tmp, features=features, clip_index=clip_index, key=np.asarray(key))

@@ -19,9 +19,11 @@ from __future__ import annotations
 import os
 from typing import List, NoReturn
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from l3net.tensorflow_output import quiet_tensorflow
 
-from absl import flags, logging  # noqa: E402
+quiet_tensorflow()
+
+from absl import flags  # noqa: E402
 
 from l3net import cli_flags  # noqa: E402
 from l3net.command_line import fail, run_tool  # noqa: E402
@@ -46,7 +48,6 @@ def _fail(message: str) -> NoReturn:
 
 
 def main(argv: List[str]) -> int:
-    logging.set_verbosity(logging.WARNING)
     if len(argv) != 1:
         _fail(f"unexpected argument {argv[1]!r}; usage: l3net_retrieval --model_dir M --data_dir D "
               "[--split test --k 30 --output_dir R]")

@@ -16,7 +16,7 @@ from typing import Dict
 
 import tensorflow as tf
 
-from l3net.data import augmentation, pair_sampling, schema
+from l3net.data import augmentation, pair_sampling, records, schema
 from l3net.data.config import DataConfig
 
 _PARSE_KEYS = ("video_id", "labels", "fps", "frames", "sample_rate", "audio")
@@ -96,8 +96,7 @@ def retrieval_dataset(data_dir: str, split: str, config: DataConfig) -> tf.data.
                 "video_id": item["video_id"], "labels": item["labels"],
                 "frame_time": item["frame_time"], "audio_start": item["audio_start"]}
 
-    records = tf.data.TFRecordDataset(paths)
-    items = records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    items = records.read_shards(paths).map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     items = items.filter(lambda parsed: tf.size(parsed["frames"]) > 0)
     items = items.map(select, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     items = items.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -52,9 +52,10 @@ def run_retrieval(model_dir: str, data_dir: str, output_dir: Optional[str] = Non
     """Evaluates retrieval of `model_dir` (at `checkpoint`) on `split` of `data_dir`.
 
     output_dir defaults to `<model_dir>/retrieval_<split>`. Raises ModelDirError, DatasetError or
-    ValueError (one-line messages) before anything is written.
+    ValueError (one-line messages) before anything is written; a damaged shard is a DatasetError
+    naming it and the byte offset (`l3net.data.records`).
     """
-    from l3net.data import schema
+    from l3net.data import records, schema
     from l3net.data.config import DataConfig
     from l3net.evaluation import retrieval, retrieval_figures
     from l3net.evaluation.retrieval_items import retrieval_dataset
@@ -73,7 +74,9 @@ def run_retrieval(model_dir: str, data_dir: str, output_dir: Optional[str] = Non
     # Frames are resized exactly as in training (the crop sees objects at the trained scale).
     data_cfg = DataConfig.for_model(cfg, batch_size=batch_size, augment=False,
                                     resize_short_side=directory.resize_short_side(cfg))
-    videos = retrieval.embed_videos(model, retrieval_dataset(data_dir, split, data_cfg))
+    shards = schema.shard_paths(data_dir, split)
+    with records.naming_damaged_shards(shards):
+        videos = retrieval.embed_videos(model, retrieval_dataset(data_dir, split, data_cfg))
     scores = retrieval.evaluate_retrieval(videos, k)
     report = {"model_dir": os.path.abspath(model_dir), "model": cfg.model, "checkpoint_step": step,
               "checkpoint": directory.checkpoint_path(checkpoint)[1],
@@ -91,7 +94,8 @@ def run_retrieval(model_dir: str, data_dir: str, output_dir: Optional[str] = Non
         grids[direction] = [(q, retrieval.top_results(videos, direction, q, TOP_RESULTS_SHOWN).tolist())
                             for q in queries]
     shown = {i for rows in grids.values() for q, results in rows for i in [q, *results]}
-    items = retrieval_figures.collect_items(retrieval_dataset(data_dir, split, data_cfg), shown)
+    with records.naming_damaged_shards(shards):
+        items = retrieval_figures.collect_items(retrieval_dataset(data_dir, split, data_cfg), shown)
     os.makedirs(output_dir, exist_ok=True)
     for direction, rows in grids.items():
         retrieval_figures.plot_retrieval_grid(

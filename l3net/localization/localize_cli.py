@@ -23,10 +23,11 @@ with one line (status 2) and writes nothing.
 
 from __future__ import annotations
 
-import os
 from typing import List, NoReturn
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from l3net.tensorflow_output import quiet_tensorflow
+
+quiet_tensorflow()
 
 from absl import flags  # noqa: E402
 

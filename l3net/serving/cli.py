@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 from typing import List
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from l3net.tensorflow_output import quiet_tensorflow
 
-from absl import flags, logging  # noqa: E402
+quiet_tensorflow()
+
+from absl import flags  # noqa: E402
 
 from l3net import cli_flags  # noqa: E402
 from l3net.command_line import fail, run_tool  # noqa: E402
@@ -26,7 +28,6 @@ flags.DEFINE_string("export_dir", None, "Where to write audio_embedding/, image_
 
 
 def main(argv: List[str]) -> int:
-    logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         fail(TOOL, f"unexpected argument {argv[1]!r}; usage: {TOOL} --model_dir M --export_dir X")
     if not FLAGS.model_dir or not FLAGS.export_dir:

@@ -1,12 +1,13 @@
 """`export_model`: a model directory -> one SavedModel per use, loadable without l3net.
 
 Layout of `<export_dir>/`:
-  audio_embedding/   SavedModel, signatures "embed_audio" and "embed_windows" (see
-                     l3net.serving.signatures)
-  image_embedding/   SavedModel, signature "embed_images"
+  audio_embedding/   SavedModel, signatures "embed_audio", "embed_windows" and
+                     "embed_windows_pooled" (see l3net.serving.signatures)
+  image_embedding/   SavedModel, signatures "embed_images" and "embed_images_pooled"
   avc/               SavedModel, signature "correspondence"
 Each also holds `l3net_export.json`: the model config, checkpoint step, resize_short_side,
-sample_rate, window_samples and the signatures' names ("signature": the main one,
+sample_rate, window_samples, embedding_size and pooled_embedding_size (the L3 paper's pooled
+conv features, l3net.serving.pooled) and the signatures' names ("signature": the main one,
 "signatures": all), so a user can read the input contract without loading TensorFlow.
 
 Each SavedModel is written to a hidden temporary directory next to its final place and renamed
@@ -56,7 +57,8 @@ def export_model(model_dir: str, export_dir: str, checkpoint: Union[str, int, No
                     "model_dir": os.path.abspath(model_dir), "checkpoint_step": step,
                     "checkpoint": directory.checkpoint_path(checkpoint)[1], "resize_short_side": resize,
                     "model_config": cfg.to_dict(), "sample_rate": cfg.sample_rate,
-                    "window_samples": cfg.num_audio_samples, "embedding_size": _embedding_size(cfg, use)}
+                    "window_samples": cfg.num_audio_samples, "embedding_size": _embedding_size(cfg, use),
+                    "pooled_embedding_size": _pooled_size(model, use)}
             write_text_atomic(os.path.join(tmp, INFO_NAME), json.dumps(info, indent=2, sort_keys=True))
             _replace_dir(tmp, final)
         except BaseException:
@@ -75,6 +77,18 @@ def _embedding_size(cfg, use: str):
     if cfg.model == "avenet":
         return cfg.embedding_width
     return cfg.audio_widths[-1] if use == AUDIO else cfg.vision_widths[-1]
+
+
+def _pooled_size(model, use: str):
+    """P of the use's pooled conv features (None for avc)."""
+    from l3net.serving import pooled
+    from l3net.serving.signatures import AUDIO, IMAGE
+
+    if use == AUDIO:
+        return pooled.audio_pooled_function(model)[1]
+    if use == IMAGE:
+        return pooled.image_pooled_function(model)[1]
+    return None
 
 
 def _replace_dir(tmp: str, final: str) -> None:

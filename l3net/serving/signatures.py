@@ -1,7 +1,7 @@
 """The functions each exported SavedModel serves, with their documented inputs and outputs.
 
-Every SavedModel has one main named signature (also its `serving_default`); audio_embedding has
-a second one. Each signature is also an attribute of the loaded object, so both
+Every SavedModel has one main named signature (also its `serving_default`); audio_embedding and
+image_embedding have more. Each signature is also an attribute of the loaded object, so both
 `loaded.signatures[NAME](**inputs)` (keyword tensors, dict of outputs) and `loaded.NAME(*inputs)`
 work.
 
@@ -10,18 +10,25 @@ audio_embedding/  signature "embed_audio":
   sample_rate  int32 []                  Hz of `waveform` (any rate; resampled in the graph,
                                          see l3net.serving.resample)
   hop_seconds  float32 []                hop between windows (e.g. 0.1)
-  -> embeddings  float32 [batch, windows, D]  one per window (l3net.serving.windows, center=True:
-                                              window i is centred on i * hop)
-     timestamps  float32 [windows]            window centres in seconds
+  -> embeddings  float32 [batch, windows, D]  one per window (l3net.serving.windows, layout
+                                              "center" = OpenL3's center=True: window i is
+                                              centred on i * hop, OpenL3's window count)
+     timestamps  float32 [windows]            window centres in seconds (i * hop_seconds)
 audio_embedding/  signature "embed_windows" (streaming: the caller resamples to the model's rate
   and cuts the windows itself, so a long recording never has to be one tensor):
   windows      float32 [batch, window_samples]  window_samples = model_config's sample_rate *
                                                 audio_seconds (l3net_export.json "window_samples")
   -> embeddings  float32 [batch, D]
+audio_embedding/  signature "embed_windows_pooled": the same windows -> the pooled conv features
+  (l3net.serving.pooled; 6144-d at paper size, OpenL3's embedding_size=6144)
+  -> embeddings  float32 [batch, P]   P = l3net_export.json "pooled_embedding_size"
 image_embedding/  signature "embed_images":
   images       uint8 [batch, height, width, 3]  RGB, any size (resized and centre-cropped inside,
                                                 l3net.serving.images)
   -> embeddings  float32 [batch, D]
+image_embedding/  signature "embed_images_pooled": the same images -> pooled conv features
+  (8192-d at paper size, OpenL3's image embedding_size=8192)
+  -> embeddings  float32 [batch, P]
 avc/  signature "correspondence":
   images       uint8 [batch, height, width, 3]
   waveform     float32 [batch, samples]  the first `audio_seconds` after resampling are used
@@ -30,6 +37,7 @@ avc/  signature "correspondence":
   -> probability float32 [batch]     P(image and sound correspond)
 
 D: 512 for L3-Net (tower outputs), embedding_width (128, L2-normalised) for AVE-Net.
+P: 6144 (audio) and 8192 (image) at paper size, whichever the network (l3net.serving.pooled).
 """
 
 from __future__ import annotations
@@ -41,12 +49,14 @@ import tensorflow as tf
 
 from l3net.models.config import ModelConfig
 from l3net.serving import images as images_lib
+from l3net.serving import pooled as pooled_lib
 from l3net.serving import resample as resample_lib
 from l3net.serving import windows as windows_lib
 
 AUDIO, IMAGE, AVC = "audio_embedding", "image_embedding", "avc"
 SIGNATURE_NAMES = {AUDIO: "embed_audio", IMAGE: "embed_images", AVC: "correspondence"}
 WINDOWS_SIGNATURE = "embed_windows"
+POOLED_SIGNATURES = {AUDIO: "embed_windows_pooled", IMAGE: "embed_images_pooled"}
 # Windows sent through the audio tower at once inside embed_audio (bounds activation memory).
 AUDIO_CHUNK = 32
 
@@ -79,12 +89,12 @@ def audio_function(audio_model: keras.Model, cfg: ModelConfig) -> Tuple[Callable
     def embed_audio(waveform, sample_rate, hop_seconds):
         tf.debugging.assert_positive(hop_seconds, message="hop_seconds must be > 0")
         x = resample_lib.resample(waveform, _check_rate(sample_rate), cfg.sample_rate)
-        hop = tf.maximum(1, tf.cast(tf.round(hop_seconds * cfg.sample_rate), tf.int32))
+        hop = windows_lib.hop_samples_tensor(hop_seconds, cfg.sample_rate)
         frames = windows_lib.frame_windows(x, window, hop)  # [B, n, window]
         batch, count = tf.shape(frames)[0], tf.shape(frames)[1]
         emb = embed_in_chunks(audio_model, tf.reshape(frames, [-1, window]))
         emb = tf.reshape(emb, tf.stack([batch, count, tf.shape(emb)[-1]]))
-        stamps = tf.cast(tf.range(count) * hop, tf.float32) / float(cfg.sample_rate)
+        stamps = tf.cast(tf.range(count), tf.float32) * hop_seconds
         return {"embeddings": emb, "timestamps": stamps}
 
     return embed_audio, [_WAVEFORM, _RATE, _HOP]
@@ -95,6 +105,24 @@ def windows_function(audio_model: keras.Model, cfg: ModelConfig) -> Tuple[Callab
         return {"embeddings": audio_model(windows, training=False)}
 
     return embed_windows, [tf.TensorSpec([None, cfg.num_audio_samples], tf.float32, name="windows")]
+
+
+def windows_pooled_function(model: keras.Model, cfg: ModelConfig) -> Tuple[Callable, List[tf.TensorSpec]]:
+    pooled, _ = pooled_lib.audio_pooled_function(model)
+
+    def embed_windows_pooled(windows):
+        return {"embeddings": pooled(windows)}
+
+    return embed_windows_pooled, [tf.TensorSpec([None, cfg.num_audio_samples], tf.float32, name="windows")]
+
+
+def images_pooled_function(model: keras.Model, cfg: ModelConfig, resize: int) -> Tuple[Callable, List[tf.TensorSpec]]:
+    pooled, _ = pooled_lib.image_pooled_function(model)
+
+    def embed_images_pooled(images):
+        return {"embeddings": pooled(images_lib.prepare_images(images, cfg.image_size, resize))}
+
+    return embed_images_pooled, [_IMAGES]
 
 
 def image_function(image_model: keras.Model, cfg: ModelConfig, resize: int) -> Tuple[Callable, List[tf.TensorSpec]]:
@@ -131,6 +159,8 @@ def all_functions(model: keras.Model, cfg: ModelConfig, resize: int) -> Dict[str
 
     image_model, audio_model = embedding_models(model)
     return {AUDIO: [(SIGNATURE_NAMES[AUDIO], *audio_function(audio_model, cfg)),
-                    (WINDOWS_SIGNATURE, *windows_function(audio_model, cfg))],
-            IMAGE: [(SIGNATURE_NAMES[IMAGE], *image_function(image_model, cfg, resize))],
+                    (WINDOWS_SIGNATURE, *windows_function(audio_model, cfg)),
+                    (POOLED_SIGNATURES[AUDIO], *windows_pooled_function(model, cfg))],
+            IMAGE: [(SIGNATURE_NAMES[IMAGE], *image_function(image_model, cfg, resize)),
+                    (POOLED_SIGNATURES[IMAGE], *images_pooled_function(model, cfg, resize))],
             AVC: [(SIGNATURE_NAMES[AVC], *avc_function(model, cfg, resize))]}

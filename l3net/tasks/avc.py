@@ -31,11 +31,12 @@ class AvcTask(Task):
     progress_key = "acc"
 
     def __init__(self, model_cfg: ModelConfig, data_cfg: DataConfig, eval_pairs: int, *,
-                 batch_negatives: bool = False) -> None:
+                 batch_negatives: bool = False, negative_discount: float = 0.0) -> None:
         self.model_cfg = model_cfg
         self.data_cfg = data_cfg
         self.eval_pairs = eval_pairs
         self.batch_negatives = batch_negatives
+        self.negative_discount = negative_discount
         self._pairwise = None  # PairwiseAvc of the built model (with batch_negatives).
         self.global_batch_size = data_cfg.batch_size
         self.title = model_cfg.model
@@ -65,7 +66,8 @@ class AvcTask(Task):
             pair_probs = self._pairwise(features["image"], features["audio"], training=True)  # [B, B, 2]
             probs = tf.cast(tf.stack([tf.linalg.diag_part(pair_probs[..., 0]),
                                       tf.linalg.diag_part(pair_probs[..., 1])], axis=-1), tf.float32)
-            loss = all_pairs_loss(pair_probs, labels, features["frame_key"], features["audio_key"])
+            loss = all_pairs_loss(pair_probs, labels, features["frame_key"], features["audio_key"],
+                                  self.negative_discount)
             per_example = tf.fill(tf.shape(labels), loss)
         else:
             inputs = {"image": features["image"], "audio": features["audio"]}
@@ -159,7 +161,8 @@ class AvcSpec(TaskSpec):
 
         def make_task(train_cfg, model_dir: str) -> Task:
             del model_dir
-            return AvcTask(model_cfg, data_cfg, train_cfg.eval_pairs, batch_negatives=train_cfg.batch_negatives)
+            return AvcTask(model_cfg, data_cfg, train_cfg.eval_pairs, batch_negatives=train_cfg.batch_negatives,
+                           negative_discount=train_cfg.negative_discount)
 
         return TaskSetup(config=model_cfg, data_config=data_cfg, warnings=warnings, make_task=make_task,
                          description=f"{model_cfg.model} on {data_dir} ({info.counts})")

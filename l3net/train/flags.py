@@ -86,6 +86,11 @@ flags.DEFINE_integer("warmup_steps", 0, "Linear learning-rate warm-up over this 
 flags.DEFINE_boolean("batch_negatives", False,
                      "AVC loss over all B x B (frame, audio) pairs of a batch: every other video's audio "
                      "is a negative too, 50/50 weighted (paper: false, only the sampled pairs).")
+flags.DEFINE_float("negative_discount", 0.0,
+                   "With --batch_negatives: weight each cross-video pair's negative term by (1 - p)^gamma, p its "
+                   "predicted correspondence (gamma = this; 0 = off): pairs the network finds matching - often "
+                   "another video of the same kind - stop forcing it to memorise videos "
+                   "(l3net/tasks/batch_negatives.py).")
 flags.DEFINE_float("weight_decay", 1e-5, "Adam weight decay (paper: 1e-5).")
 flags.DEFINE_integer("train_steps", 100000, "Stop after this many steps in total (across resumes).")
 flags.DEFINE_float("time_budget_minutes", 0.0, "Also stop after this much wall time in this run (0 = none).")
@@ -108,6 +113,13 @@ flags.DEFINE_integer("periodic_eval_every_steps", 0, "Steps between periodic eva
                      "validation); a multiple of --eval_every_steps.")
 flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.")
 flags.DEFINE_boolean("mixed_precision", False, "bfloat16/float16 compute (GPU); float32 variables.")
+flags.DEFINE_boolean("skip_corrupt_records", False, "A damaged shard (truncated, or bytes altered: a checksum "
+                     "fails) is read up to the damage and the rest of it skipped, with a warning naming it and a count "
+                     "in the summaries (damaged_shard_reads), instead of stopping the run with that error.")
+flags.DEFINE_boolean("deterministic", False, "TensorFlow op determinism (tf.config.experimental."
+                     "enable_op_determinism): the same seed, data and machine give identical weights; an op without "
+                     "a deterministic kernel raises. Measured CPU cost: none beyond noise (README: Faults and "
+                     "recovery).")
 
 
 FlagError = SettingsError
@@ -120,6 +132,7 @@ def train_config_from_flags() -> TrainConfig:
         lr_schedule=FLAGS.lr_schedule,
         warmup_steps=FLAGS.warmup_steps,
         batch_negatives=FLAGS.batch_negatives,
+        negative_discount=FLAGS.negative_discount,
         weight_decay=FLAGS.weight_decay,
         train_steps=FLAGS.train_steps,
         time_budget_minutes=FLAGS.time_budget_minutes,
@@ -134,6 +147,8 @@ def train_config_from_flags() -> TrainConfig:
         periodic_eval_every_steps=FLAGS.periodic_eval_every_steps,
         jit_compile=FLAGS.jit_compile,
         mixed_precision=FLAGS.mixed_precision,
+        skip_corrupt_records=FLAGS.skip_corrupt_records,
+        deterministic=FLAGS.deterministic,
     )
     try:
         return cfg.validate()

@@ -1,4 +1,8 @@
-"""`l3net_train --flagfile=configs/X.flags --data_dir=D --model_dir=M [--flag=value ...]`.
+"""`l3net_train --config=X --data_dir=D --model_dir=M [--flag=value ...]` (or --flagfile=FILE).
+
+`--config=paper_l3` reads the shipped configs/paper_l3.flags wherever l3net is installed (the names
+are those of configs/: paper_l3, paper_avenet, demo_cpu, ...); `--flagfile=FILE` reads any
+flagfile. Flags after either override it.
 
 Checks every flag and the data directory before anything is written, so a mistake costs one
 clear line and exit status 2, not a half-made model directory. Then saves the resolved configs and
@@ -16,12 +20,14 @@ import os
 import sys
 from typing import List, NoReturn
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from l3net.tensorflow_output import quiet_tensorflow
+
+quiet_tensorflow()
 # TensorFlow's BFC allocator on the CPU re-uses batch buffers instead of page-faulting fresh ones:
 # measured ~1.25x more input-pipeline examples/s at paper size (bench/input_pipeline.py).
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
-from absl import flags, logging  # noqa: E402
+from absl import flags  # noqa: E402
 
 from l3net.command_line import fail, run_tool  # noqa: E402
 from l3net.data import schema  # noqa: E402
@@ -32,6 +38,9 @@ from l3net.train import flags as train_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 LEGACY_ENVELOPE_MODEL = "envelope"
+# Expanded into --flagfile=<shipped file> before parsing (l3net.shipped_configs.expand_configs).
+flags.DEFINE_string("config", None, "A shipped config by name, e.g. paper_l3, paper_avenet, demo_cpu (the files of "
+                    "configs/, installed with l3net): the same as --flagfile=<that file>; later flags override it.")
 
 
 def _fail(message: str) -> NoReturn:
@@ -82,7 +91,6 @@ def _check_periodic_evaluators(train_cfg) -> None:
 
 
 def main(argv: List[str]) -> int:
-    logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         _fail(f"unexpected argument {argv[1]!r}; all settings are --flags")
     if not FLAGS.data_dir:
@@ -131,7 +139,8 @@ def main(argv: List[str]) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    run_tool("l3net_train", main, __doc__, ["l3net.train.flags"], shared=train_flags.SHARED)
+    run_tool("l3net_train", main, __doc__, ["l3net.train.flags", __name__], shared=train_flags.SHARED,
+             expand_config=True)
 
 
 if __name__ == "__main__":

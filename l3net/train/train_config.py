@@ -23,12 +23,18 @@ class TrainConfig:
     better, or the validation loss) is kept as the best checkpoint, which the tools use by default.
     `periodic_eval` names evaluators (`l3net.evaluation.evaluators`, 'name' or 'name@data_dir')
     run every `periodic_eval_every_steps` (0 = at every validation).
+
+    `skip_corrupt_records`: a damaged shard (truncated, altered bytes) is read up to the damage and
+    the rest of it skipped, counted in the summaries, instead of stopping the run (`l3net.data.records`).
+    `deterministic`: TensorFlow's op determinism (`tf.config.experimental.enable_op_determinism`),
+    so two runs with the same seed, data and machine give identical weights.
     """
 
     learning_rate: float = 1e-4
     lr_schedule: str = "constant"
     warmup_steps: int = 0
     batch_negatives: bool = False
+    negative_discount: float = 0.0
     weight_decay: float = 1e-5
     train_steps: int = 100000
     time_budget_minutes: float = 0.0
@@ -43,6 +49,8 @@ class TrainConfig:
     periodic_eval_every_steps: int = 0
     jit_compile: bool = False
     mixed_precision: bool = False
+    skip_corrupt_records: bool = False
+    deterministic: bool = False
 
     def validate(self) -> "TrainConfig":
         """Raises ValueError starting with the offending field name; returns self."""
@@ -52,6 +60,8 @@ class TrainConfig:
             raise ValueError(f"lr_schedule={self.lr_schedule}: must be one of {', '.join(SCHEDULES)}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps={self.warmup_steps}: must be >= 0")
+        if self.negative_discount < 0:
+            raise ValueError(f"negative_discount={self.negative_discount}: must be >= 0")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay={self.weight_decay}: must be >= 0")
         if self.train_steps < 1:

@@ -9,6 +9,7 @@ the envelope task).
 from __future__ import annotations
 
 import csv
+import io
 import os
 from typing import Dict, List, Optional, Tuple
 
@@ -34,14 +35,27 @@ def append_history(path: str, step: int, split: str, loss: float, accuracy: floa
         writer.writerow([step, split, f"{loss:.6f}", f"{accuracy:.6f}", f"{elapsed_s:.1f}"])
 
 
+def _complete_row(row: List[str]) -> bool:
+    """A row as `append_history` writes it (not one cut short by a full disk or a crash)."""
+    if len(row) != len(HISTORY_FIELDS) or not row[0].isdigit():
+        return False
+    try:
+        [float(row[i]) for i in (2, 3, 4)]
+    except ValueError:
+        return False
+    return True
+
+
 def truncate_history(path: str, last_step: int) -> None:
-    """Drops rows after `last_step` (logged by a killed run after its last checkpoint), atomically."""
+    """Drops rows after `last_step` (logged by a killed run after its last checkpoint) and rows cut
+    short (a write that failed half-way, e.g. on a full disk), atomically."""
     if not os.path.exists(path):
         return
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    kept = [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) <= last_step]
-    if len(kept) == len(rows) - 1:
+        text = f.read()
+    rows = list(csv.reader(io.StringIO(text)))
+    kept = [row for row in rows[1:] if _complete_row(row) and int(row[0]) <= last_step]
+    if len(kept) == len(rows) - 1 and text.endswith("\n"):
         return
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
