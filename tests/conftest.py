@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import pytest
 
@@ -53,7 +53,7 @@ def _write_tiny_model_dir(path: str, cfg: ModelConfig = TINY, seed: int = 0,
     return path
 
 
-def _run_cli(module, argv: Sequence[str]) -> int:
+def _run_cli(module, argv: Sequence[str], tool: Optional[str] = None) -> int:
     """Exit status of an absl command module's main(argv), run in-process as its console script would.
 
     Like `l3net.command_line.run_tool`: the command's own defaults of the shared flags
@@ -71,7 +71,7 @@ def _run_cli(module, argv: Sequence[str]) -> int:
 
         cli_flags.apply(shared)
     try:
-        return module.main(flags_parser(module.TOOL)(list(argv)))
+        return module.main(flags_parser(tool or module.TOOL)(list(argv)))
     except SystemExit as e:
         return e.code
     finally:
@@ -106,5 +106,6 @@ def tiny_model_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def run_cli() -> Callable[..., int]:
-    """run_cli(module, argv) -> exit status of an l3net command's main(), in-process."""
+    """run_cli(module, argv[, tool]) -> exit status of an l3net command's main(), in-process
+    (argv[0] is the program name; `tool` names the command for a module without TOOL)."""
     return _run_cli

@@ -21,6 +21,7 @@ import time
 import pytest
 import tensorflow as tf
 
+import fault_points as fp
 from data_tools import cli, shard_writer
 from l3net.data.schema import VideoRecord
 from media_fixtures import write_manifest, write_video
@@ -118,22 +119,9 @@ def _alive(pids):
     return alive
 
 
-CONVERT_WRAPPER = textwrap.dedent("""
-    import os, signal, sys, time
+CONVERT_WRAPPER = fp.KILL_POINTS + textwrap.dedent("""
+    import time
     from data_tools import cli, shard_writer
-
-    phase, _, nth = os.environ["L3NET_TEST_FAULT"].partition(":")
-    nth, calls = int(nth or 0), [0]
-
-    def reached(name):
-        if name != phase:
-            return False
-        calls[0] += 1
-        return calls[0] >= nth
-
-    def die():
-        sys.stdout.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
 
     replace = os.replace
     def replacing(src, dst):

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import fault_points as fp
 import record_fixtures as rf
 from l3net.data import records
 from l3net.data.config import DataConfig
@@ -87,26 +88,6 @@ def _damage(path: str, kind: str, record: int) -> int:
 def _damaged_copy(data_dir: str, dest: str, damage=((DAMAGED, "truncated", 2),)) -> dict:
     shutil.copytree(data_dir, dest)
     return {name: _damage(os.path.join(dest, name), kind, record) for name, kind, record in damage}
-
-
-def _run_command(module, tool: str, argv, shared=None) -> int:
-    """Exit status of an l3net command's main() run in-process, as its console script runs it."""
-    from absl import flags
-
-    from l3net import cli_flags
-    from l3net.command_line import flags_parser
-
-    shared = getattr(module, "SHARED", {}) if shared is None else shared
-    previous = {name: flags.FLAGS[name].default for name in shared}
-    cli_flags.apply(shared)
-    try:
-        return module.main(flags_parser(tool)([tool, *argv]))
-    except SystemExit as e:
-        return e.code
-    finally:
-        flags.FLAGS.unparse_flags()
-        for name, default in previous.items():
-            flags.FLAGS.set_default(name, default)
 
 
 def _tool_lines(text: str, tool: str):
@@ -171,25 +152,11 @@ def _check_best(model_dir: str) -> None:
 
 # --- kill -9 ---------------------------------------------------------------------------------------
 
-KILL_WRAPPER = textwrap.dedent("""
-    import os, signal, sys
+KILL_WRAPPER = fp.KILL_POINTS + textwrap.dedent("""
     import l3net.train.main as command  # l3net's quiet TensorFlow start-up comes first
     from tensorflow.python.checkpoint import checkpoint_management
     from tensorflow.python.ops import gen_io_ops
     from l3net.model_dir import ModelDir
-
-    phase, _, nth = os.environ["L3NET_TEST_FAULT"].partition(":")
-    nth, calls = int(nth or 0), [0]
-
-    def reached(name):
-        if name != phase:
-            return False
-        calls[0] += 1
-        return calls[0] >= nth
-
-    def die():
-        sys.stdout.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
 
     merge = gen_io_ops.merge_v2_checkpoints
     def merge_v2_checkpoints(*args, **kwargs):
@@ -279,16 +246,14 @@ def test_kill_9_at_random_moments_resumes_from_the_last_complete_checkpoint(data
 # --- damaged shards --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["truncated", "flipped"])
-def test_damaged_shard_stops_training_with_one_line_naming_it(data_dir, tmp_path, capsys, kind):
-    from l3net.train import flags as train_flags
+def test_damaged_shard_stops_training_with_one_line_naming_it(data_dir, tmp_path, capsys, kind, run_cli):
     from l3net.train import main as train_main
 
     bad = str(tmp_path / "data")
     offset = _damaged_copy(data_dir, bad, [(DAMAGED, kind, 2)])[DAMAGED]
     model_dir = str(tmp_path / "model")
-    code = _run_command(train_main, "l3net_train", [f"--data_dir={bad}", f"--model_dir={model_dir}", *TINY_FLAGS,
-                                                     "--train_steps=50", "--eval_every_steps=10"],
-                        shared=train_flags.SHARED)
+    code = run_cli(train_main, ["l3net_train", f"--data_dir={bad}", f"--model_dir={model_dir}", *TINY_FLAGS,
+                                "--train_steps=50", "--eval_every_steps=10"])
     err = capsys.readouterr().err
     assert code == 1, err
     (line,) = _tool_lines(err, "l3net_train")
@@ -346,7 +311,7 @@ def test_damaged_shard_reader_names_the_file_and_keeps_the_records_before(data_d
         assert (found.path, found.offset, found.kind) == (shard, expected, kind)
 
 
-def test_evaluation_tools_name_the_damaged_shard(tiny_model_dir, tmp_path, capsys):
+def test_evaluation_tools_name_the_damaged_shard(tiny_model_dir, tmp_path, capsys, run_cli):
     from l3net.evaluation import cli as eval_cli
     from l3net.evaluation import retrieval_cli
 
@@ -364,7 +329,7 @@ def test_evaluation_tools_name_the_damaged_shard(tiny_model_dir, tmp_path, capsy
                                           f"--output_json={tmp_path / 'avc.json'}"]),
                 (retrieval_cli, "l3net_retrieval", [f"--model_dir={tiny_model_dir}", f"--data_dir={data}",
                                                     f"--output_dir={tmp_path / 'retrieval'}"])]:
-            code = _run_command(module, tool, argv)
+            code = run_cli(module, [tool, *argv], tool)
             err = capsys.readouterr().err
             (line,) = _tool_lines(err, tool)
             assert code == 2 and "Traceback" not in err, err
@@ -373,7 +338,7 @@ def test_evaluation_tools_name_the_damaged_shard(tiny_model_dir, tmp_path, capsy
         shutil.copy(str(tmp_path / "clean"), os.path.join(data, name))
 
 
-def test_probe_names_an_undecodable_clip(tiny_model_dir, tmp_path, capsys):
+def test_probe_names_an_undecodable_clip(tiny_model_dir, tmp_path, capsys, run_cli):
     import media_fixtures as mf
     from l3net.evaluation import probe_cli
 
@@ -390,8 +355,8 @@ def test_probe_names_an_undecodable_clip(tiny_model_dir, tmp_path, capsys):
         csv.writer(f).writerows([["filename", "fold", "target", "category"], *rows])
     bad = root / "audio" / "3-101-A-1.wav"
     bad.write_bytes(b"\xff" * 64 + bad.read_bytes()[64:])  # the RIFF header overwritten
-    code = _run_command(probe_cli, "l3net_probe", ["esc50", f"--data_dir={root}", f"--model_dir={tiny_model_dir}",
-                                                   f"--output_dir={tmp_path / 'probe'}"])
+    code = run_cli(probe_cli, ["l3net_probe", "esc50", f"--data_dir={root}", f"--model_dir={tiny_model_dir}",
+                               f"--output_dir={tmp_path / 'probe'}"], "l3net_probe")
     err = capsys.readouterr().err
     (line,) = _tool_lines(err, "l3net_probe")
     assert code == 2 and str(bad) in line and "Traceback" not in err, err

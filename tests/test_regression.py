@@ -28,6 +28,7 @@ in the commit.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 
@@ -37,31 +38,22 @@ import pytest
 from l3net.model_dir import load_model
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+def _fixture_script():
+    """tests/data/make_regression_fixture.py: its `compute_outputs` is the recipe the stored numbers
+    came from, so the test recomputes them the same way (what may change is the library, not this)."""
+    spec = importlib.util.spec_from_file_location("make_regression_fixture",
+                                                  os.path.join(DATA, "make_regression_fixture.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 STEP = 1234  # the training step the fixture's checkpoint records
 SPECTROGRAM_ATOL = 2e-3
 OUTPUT_RTOL, OUTPUT_ATOL = 1e-4, 1e-5
 FIXTURES = {"regression_l3net": ("l3net", "linear"), "regression_avenet": ("avenet", "mel32")}
-
-
-def _outputs(model, image: np.ndarray, audio: np.ndarray) -> dict:
-    """What expected.npz stores, recomputed (inputs: uint8 frames / 255, int16 samples / 32768)."""
-    from l3net.models import embedding_models, get_towers
-
-    x = {"image": image.astype(np.float32) / 255.0, "audio": audio.astype(np.float32) / 32768.0}
-    vision, audio_tower = get_towers(model)
-    out = {
-        "spectrogram": audio_tower.get_layer("audio_frontend")(x["audio"]),
-        "vision_tower": vision(x["image"], training=False),
-        "audio_tower": audio_tower(x["audio"], training=False),
-        "avc": model(x, training=False),
-        # Each frame with the previous clip's audio: mismatched pairs.
-        "avc_shifted": model({"image": x["image"], "audio": np.roll(x["audio"], 1, axis=0)}, training=False),
-    }
-    if model.name == "avenet":
-        image_model, audio_model = embedding_models(model)
-        out["image_embedding"] = image_model(x["image"], training=False)
-        out["audio_embedding"] = audio_model(x["audio"], training=False)
-    return {k: np.asarray(v) for k, v in out.items()}
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
@@ -74,7 +66,7 @@ def test_committed_checkpoint_gives_the_stored_outputs(name, tmp_path):
     with np.load(os.path.join(path, "expected.npz")) as stored:
         expected = {k: stored[k] for k in stored.files}
     image, audio = expected.pop("image"), expected.pop("audio")
-    got = _outputs(model, image, audio)
+    got = _fixture_script().compute_outputs(model, image, audio)
     assert sorted(got) == sorted(expected)
     hint = f"{name}: outputs changed; regenerate with tests/data/make_regression_fixture.py only if intended"
     np.testing.assert_allclose(got.pop("spectrogram"), expected.pop("spectrogram"), rtol=0, atol=SPECTROGRAM_ATOL,

@@ -39,7 +39,7 @@ An existing output is kept and its input skipped unless overwrite=True.
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -164,6 +164,24 @@ def _say(verbose: bool, message: str) -> None:
         print(f"l3net: {message}", flush=True)
 
 
+def _write_each(filepath: PathArg, output_dir: Optional[str], suffix: Optional[str], overwrite: bool,
+                verbose: bool, arrays_of: Callable[[str], Dict[str, np.ndarray]]) -> Union[str, List[str]]:
+    """OpenL3's file loop: one `<stem>_<suffix>.npz` of `arrays_of(path)` per input; an existing
+    output is kept (its input skipped) unless `overwrite`; a path in -> a path out, a list -> a list."""
+    paths, many = _paths(filepath)
+    outs = []
+    for k, path in enumerate(paths, 1):
+        out = output_path(path, output_dir, suffix)
+        outs.append(out)
+        if os.path.exists(out) and not overwrite:
+            _say(verbose, f"{out} exists and overwriting not enabled, skipping.")
+            continue
+        _say(verbose, f"Processing {path} ({k}/{len(paths)})")
+        _save(out, arrays_of(path))
+        _say(verbose, f"Saved {out}")
+    return outs if many else outs[0]
+
+
 def process_audio_file(filepath: PathArg, output_dir: Optional[str] = None, suffix: Optional[str] = None,
                        model: Optional[ModelArg] = None, *, embedding_size: Optional[int] = None,
                        center: bool = True, hop_size: float = 0.1, batch_size: int = 32, overwrite: bool = False,
@@ -174,22 +192,15 @@ def process_audio_file(filepath: PathArg, output_dir: Optional[str] = None, suff
     `overwrite`. Returns the .npz path (a list for a list). Raises AudioFileError on a file that
     cannot be read (the outputs of earlier files stay written).
     """
-    paths, many = _paths(filepath)
     embedder = _embedder(model)
     choose_pooled(embedder, AUDIO_KIND, embedding_size)  # a bad size fails before any work
-    outs = []
-    for k, path in enumerate(paths, 1):
-        out = output_path(path, output_dir, suffix)
-        outs.append(out)
-        if os.path.exists(out) and not overwrite:
-            _say(verbose, f"{out} exists and overwriting not enabled, skipping.")
-            continue
-        _say(verbose, f"Processing {path} ({k}/{len(paths)})")
+
+    def arrays_of(path: str) -> Dict[str, np.ndarray]:
         emb, ts = embed_audio_file(path, model=embedder, hop_size=hop_size, center=center, batch_size=batch_size,
                                    embedding_size=embedding_size)
-        _save(out, {"embedding": emb, "timestamps": ts})
-        _say(verbose, f"Saved {out}")
-    return outs if many else outs[0]
+        return {"embedding": emb, "timestamps": ts}
+
+    return _write_each(filepath, output_dir, suffix, overwrite, verbose, arrays_of)
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -272,22 +283,14 @@ def process_image_file(filepath: PathArg, output_dir: Optional[str] = None, suff
     filepath: a path or a list; existing outputs are skipped unless `overwrite`. Returns the .npz
     path(s). Raises MediaFileError on a file that cannot be read.
     """
-    paths, many = _paths(filepath)
     embedder = _embedder(model)
     choose_pooled(embedder, IMAGE_KIND, embedding_size)
-    outs = []
-    for k, path in enumerate(paths, 1):
-        out = output_path(path, output_dir, suffix)
-        outs.append(out)
-        if os.path.exists(out) and not overwrite:
-            _say(verbose, f"{out} exists, skipping.")
-            continue
-        _say(verbose, f"Processing {path} ({k}/{len(paths)})")
-        emb = get_image_embedding(media.read_image(path), model=embedder, embedding_size=embedding_size,
-                                  batch_size=batch_size)
-        _save(out, {"embedding": emb})
-        _say(verbose, f"Saved {out}")
-    return outs if many else outs[0]
+
+    def arrays_of(path: str) -> Dict[str, np.ndarray]:
+        return {"embedding": get_image_embedding(media.read_image(path), model=embedder,
+                                                 embedding_size=embedding_size, batch_size=batch_size)}
+
+    return _write_each(filepath, output_dir, suffix, overwrite, verbose, arrays_of)
 
 
 def _embed_frames(embedder: AnyEmbedder, timed_frames: Iterable[Tuple[float, np.ndarray]],

@@ -37,6 +37,8 @@ from l3net.tasks.base import SettingsError  # noqa: E402
 from l3net.train import flags as train_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+TOOL = "l3net_train"
+SHARED = train_flags.SHARED  # the shared flags' defaults here (defined in l3net.train.flags)
 LEGACY_ENVELOPE_MODEL = "envelope"
 # Expanded into --flagfile=<shipped file> before parsing (l3net.shipped_configs.expand_configs).
 flags.DEFINE_string("config", None, "A shipped config by name, e.g. paper_l3, paper_avenet, demo_cpu (the files of "
@@ -139,7 +141,7 @@ def main(argv: List[str]) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    run_tool("l3net_train", main, __doc__, ["l3net.train.flags", __name__], shared=train_flags.SHARED,
+    run_tool(TOOL, main, __doc__, ["l3net.train.flags", __name__], shared=SHARED,
              expand_config=True)
 
 
