@@ -53,7 +53,12 @@ setup(
         "tensorboard",  # tf.summary writers; TensorFlow >= 2.20 no longer pulls it in.
         "scikit-learn",
     ],
-    extras_require={"test": ["pytest", "ruff"]},
+    extras_require={
+        "test": ["pytest", "ruff"],
+        # `l3net_data convert --runner=...` (data_tools/beam_convert.py). Checked with TensorFlow 2.21:
+        # apache-beam 2.77 wants protobuf < 7 and TensorFlow accepts >= 6.31.1, so pip picks 6.33.
+        "beam": ["apache-beam>=2.60"],
+    },
     entry_points={
         "console_scripts": [
             "l3net_data=data_tools.cli:run",

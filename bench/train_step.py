@@ -1,24 +1,40 @@
-"""Training throughput of the AVC models: examples/s and achieved GFLOP/s, XLA off and on.
+"""Training-step throughput of the AVC models: the step `l3net_train` runs, as a fraction of the matmul peak.
 
-Prints, for the paper config and a small demo config, the examples/s of a compiled Keras train
-step (Adam(1e-4, weight_decay=1e-5), sparse categorical cross-entropy, model.train_on_batch) and
-the FLOP rate it implies (training ~ 3x the analytic forward FLOPs of `count_flops`), next to this
-machine's dense float32 matmul rate measured in the same run, so efficiency is a ratio.
+Times exactly the function the trainer calls every step (`l3net.train.train_step.make_train_step`:
+the AVC task's sparse cross-entropy averaged over the global batch, the paper's L2 weight decay
+on every kernel, Adam, the `--strategy=default` reductions and the step counter), fed from a
+distributed iterator as in the trainer and with the learning rate re-set before every step as
+the loop does. The input batch is a fixed random one repeated (`Dataset.from_tensors(...).repeat()`),
+so the input pipeline is not measured: `bench/input_pipeline.py` does that.
 
-  .venv/bin/python bench/train_step.py                    # paper + demo, XLA off and on
-  .venv/bin/python bench/train_step.py --skip_paper --demo_frontend learned --model avenet
+For each size it prints the step's seconds and examples/s, and the effective FLOP rate
+examples/s x 3 x forward FLOPs per example, where the forward FLOPs are the analytic count of
+`l3net.models.architecture_counts.count_flops` and the factor 3 is the usual rule for a
+training step (the forward pass, plus a backward pass with two products of the same size per
+layer: the gradient of the input and of the weights); it divides that by this machine's dense
+float32 matmul rate (a [n, n] @ [n, n] product, best of 10, measured before and after the sizes,
+the higher of the two used) so that efficiency is a ratio from one run.
 
-Defaults finish in about 2-3 minutes on 2 CPU cores (the paper size runs ~0.4 examples/s there,
-hence batch 4 and 3 timed steps after one warm-up step).
+Sizes: 'paper' is `ModelConfig()` (224x224 frames, 1 s of 48 kHz audio, linear front end,
+widths 64..512) at `--paper_batch`; 'demo' is the network and batch size of
+configs/demo_cpu.flags.
+
+  .venv/bin/python bench/train_step.py                          # paper and demo, XLA off (the trainer's default)
+  .venv/bin/python bench/train_step.py --steps 2 --sizes demo   # smoke run, a few seconds
+  .venv/bin/python bench/train_step.py --xla both --model avenet
+
+Defaults take a few minutes on 2 CPU cores (the paper size runs at under 1 example/s there).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import statistics
 import sys
 import time
-from typing import List, Tuple
+from typing import Dict, List, NamedTuple, Tuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,43 +42,73 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from l3net.models import ModelConfig, build_model, count_flops, count_params  # noqa: E402
+from l3net.data.config import DataConfig  # noqa: E402
+from l3net.models import ModelConfig, count_flops, count_params  # noqa: E402
+from l3net.tasks.avc import AvcTask  # noqa: E402
+from l3net.train.distribution import make_strategy  # noqa: E402
+from l3net.train.train_config import TrainConfig  # noqa: E402
+from l3net.train.train_step import make_optimizer, make_train_step  # noqa: E402
 
 TRAIN_FLOPS_PER_FORWARD = 3.0
+DEMO_FLAGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "demo_cpu.flags")
+SIZES = ("paper", "demo")
 
 
-def _widths(text: str) -> Tuple[int, ...]:
-    try:
-        widths = tuple(int(w) for w in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated integers, e.g. 16,32,64,128")
-    if not widths or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: widths must be positive")
-    return widths
+class StepTiming(NamedTuple):
+    """Seconds of the first call (tracing, and XLA compiling), and of each timed step after it."""
+
+    first_s: float
+    step_s: List[float]
 
 
 def _parse(argv: List[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="paper,demo", help="comma-separated subset of paper,demo")
+    p.add_argument("--steps", type=int, default=0, help="timed steps per size (0: 3 at paper size, 10 at demo size)")
     p.add_argument("--model", default="l3net", choices=("l3net", "avenet"))
-    p.add_argument("--xla", default="both", choices=("both", "off", "on"))
-    p.add_argument("--skip_paper", action="store_true", help="only the demo config")
-    p.add_argument("--paper_batch", type=int, default=4)
-    p.add_argument("--paper_steps", type=int, default=3)
-    # Demo defaults = configs/demo_cpu.flags.
-    p.add_argument("--demo_image_size", type=int, default=48)
-    p.add_argument("--demo_widths", type=_widths, default=(16, 32, 64, 128),
-                   help="vision tower widths, comma-separated")
-    p.add_argument("--demo_sample_rate", type=int, default=16000)
-    p.add_argument("--demo_audio_widths", type=_widths, default=(8, 16, 32, 64))
-    p.add_argument("--demo_frontend", default="mel32")
-    p.add_argument("--demo_batch", type=int, default=32)
-    p.add_argument("--demo_steps", type=int, default=5)
+    p.add_argument("--xla", default="off", choices=("off", "on", "both"),
+                   help="the trainer's --jit_compile (off by default, as in every configs/ flagfile)")
+    p.add_argument("--paper_batch", type=int, default=16, help="global batch at paper size (the paper: 16 per GPU)")
+    p.add_argument("--demo_flags", default=DEMO_FLAGS, help="flagfile giving the demo network and batch size")
     p.add_argument("--matmul_size", type=int, default=2048)
     args = p.parse_args(argv)
-    for name in ("paper_batch", "paper_steps", "demo_batch", "demo_steps", "matmul_size"):
+    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = sorted(set(args.sizes) - set(SIZES))
+    if unknown or not args.sizes:
+        p.error(f"--sizes={','.join(args.sizes)}: use a comma-separated subset of {','.join(SIZES)}")
+    if args.steps < 0:
+        p.error(f"--steps={args.steps}: must be >= 0")
+    for name in ("paper_batch", "matmul_size"):
         if getattr(args, name) < 1:
             p.error(f"--{name}={getattr(args, name)}: must be >= 1")
     return args
+
+
+def read_flagfile(path: str) -> Dict[str, str]:
+    """`--name=value` lines of an absl flagfile (comments and blank lines skipped) as {name: value}."""
+    values = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("--") and "=" in line:
+                name, value = line[2:].split("=", 1)
+                values[name] = value
+    return values
+
+
+def model_config_from_flags(flags: Dict[str, str], model: str) -> ModelConfig:
+    """The ModelConfig a flagfile trains (fields it does not set keep their defaults), network `model`."""
+    fields = {}
+    for field in dataclasses.fields(ModelConfig):
+        if field.name not in flags:
+            continue
+        default, text = getattr(ModelConfig(), field.name), flags[field.name]
+        if isinstance(default, tuple):
+            fields[field.name] = tuple(int(w) for w in text.split(","))
+        else:
+            fields[field.name] = type(default)(text)
+    fields["model"] = model
+    return ModelConfig(**fields).validate()
 
 
 def matmul_gflops(n: int, repeats: int = 10) -> float:
@@ -79,58 +125,96 @@ def matmul_gflops(n: int, repeats: int = 10) -> float:
     return 2.0 * n ** 3 / best / 1e9
 
 
-def train_rate(cfg: ModelConfig, batch: int, steps: int, jit: bool) -> Tuple[float, float]:
-    """(seconds of the first, compiling step; examples/s over `steps` further steps)."""
-    keras.utils.set_random_seed(0)
-    model = build_model(cfg)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4, weight_decay=1e-5),
-                  loss="sparse_categorical_crossentropy", jit_compile=jit)
+def synthetic_batches(cfg: ModelConfig, batch: int) -> tf.data.Dataset:
+    """One fixed random batch, repeated, with the element spec of `avc_dataset` in training.
+
+    ({'image': float32 [batch, S, S, 3] in [0, 1], 'audio': float32 [batch, samples] in
+    [-0.5, 0.5]}, label int32 [batch], half of them 1).
+    """
     rng = np.random.default_rng(0)
-    x = {"image": rng.uniform(0, 1, (batch, cfg.image_size, cfg.image_size, 3)).astype(np.float32),
-         "audio": rng.uniform(-0.5, 0.5, (batch, cfg.num_audio_samples)).astype(np.float32)}
-    y = (np.arange(batch) % 2).astype(np.int32)
-    start = time.perf_counter()
-    model.train_on_batch(x, y)
-    warmup = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = model.train_on_batch(x, y)
-    elapsed = time.perf_counter() - start
-    if not np.isfinite(loss):
-        raise RuntimeError(f"non-finite loss {loss} while benchmarking")
-    return warmup, batch * steps / elapsed
+    features = {"image": rng.uniform(0, 1, (batch, cfg.image_size, cfg.image_size, 3)).astype(np.float32),
+                "audio": rng.uniform(-0.5, 0.5, (batch, cfg.num_audio_samples)).astype(np.float32)}
+    labels = (np.arange(batch) % 2).astype(np.int32)
+    return tf.data.Dataset.from_tensors((features, labels)).repeat()
+
+
+def time_train_step(cfg: ModelConfig, batch: int, steps: int, jit: bool) -> StepTiming:
+    """Builds the model, optimizer and step as `l3net_train` does and times `steps` steps after a first one.
+
+    Each timed step is the loop's: re-set the learning rate, call the step, then read its loss
+    (a scalar; on the CPU the call has finished by then) so that each step's time is its own.
+    RuntimeError on a non-finite loss.
+    """
+    train_cfg = TrainConfig(jit_compile=jit).validate()
+    task = AvcTask(cfg, DataConfig.for_model(cfg, batch_size=batch), train_cfg.eval_pairs)
+    strategy = make_strategy(train_cfg.strategy)
+    with strategy.scope():
+        keras.utils.set_random_seed(train_cfg.seed)
+        model = task.build_model()
+        optimizer = make_optimizer(model, train_cfg)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        task.initialize(model)
+    # What `distribution.distributed_input` gives a one-worker job.
+    iterator = iter(strategy.experimental_distribute_dataset(synthetic_batches(cfg, batch)))
+    train_step = make_train_step(task, model, optimizer, train_cfg, strategy, step_var)
+
+    def one_step() -> float:
+        start = time.perf_counter()
+        optimizer.learning_rate.assign(train_cfg.learning_rate)
+        loss, _ = train_step(iterator)
+        loss = float(loss.numpy())
+        elapsed = time.perf_counter() - start
+        if not np.isfinite(loss):
+            raise RuntimeError(f"non-finite loss {loss} while benchmarking")
+        return elapsed
+
+    first = one_step()
+    return StepTiming(first, [one_step() for _ in range(steps)])
+
+
+def _size(name: str, args: argparse.Namespace) -> Tuple[ModelConfig, int, int]:
+    """(network, global batch, timed steps) of size `name`."""
+    if name == "paper":
+        return ModelConfig(model=args.model).validate(), args.paper_batch, args.steps or 3
+    flags = read_flagfile(args.demo_flags)
+    return model_config_from_flags(flags, args.model), int(flags.get("batch_size", 32)), args.steps or 10
 
 
 def main(argv: List[str]) -> int:
     args = _parse(argv)
-    demo = ModelConfig(model=args.model, image_size=args.demo_image_size,
-                       vision_widths=args.demo_widths, audio_widths=args.demo_audio_widths,
-                       frontend=args.demo_frontend, sample_rate=args.demo_sample_rate)
     try:
-        count_params(demo)  # validates the config and the front end's framing
-    except ValueError as e:
-        print(f"bench/train_step.py: demo config: {e}", file=sys.stderr)
+        runs = [(name, *_size(name, args)) for name in args.sizes]
+    except (OSError, ValueError) as e:
+        print(f"bench/train_step.py: {e}", file=sys.stderr)
         return 2
-    runs = [("demo", demo, args.demo_batch, args.demo_steps)]
-    if not args.skip_paper:
-        runs.append(("paper", ModelConfig(model=args.model), args.paper_batch, args.paper_steps))
     jits = {"both": (False, True), "off": (False,), "on": (True,)}[args.xla]
 
-    peak = matmul_gflops(args.matmul_size)
+    peak_before = matmul_gflops(args.matmul_size)
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs visible; "
-          f"matmul {args.matmul_size}^2 float32: {peak:.1f} GFLOP/s")
+          f"matmul {args.matmul_size}^2 float32: {peak_before:.1f} GFLOP/s", flush=True)
+    results = []
     for name, cfg, batch, steps in runs:
         flops = count_flops(cfg)
-        print(f"[{name}] {cfg.model} image {cfg.image_size} widths {list(cfg.vision_widths)} "
-              f"audio {cfg.frontend}@{cfg.sample_rate} Hz: {count_params(cfg)['total']:,} params, "
-              f"{flops['total'] / 1e9:.3f} GFLOP forward/example "
-              f"(vision {flops['vision_tower'] / 1e9:.3f}, audio {flops['audio_tower'] / 1e9:.3f})")
+        print(f"[{name}] {cfg.model} image {cfg.image_size} widths {list(cfg.vision_widths)} audio "
+              f"{cfg.frontend}@{cfg.sample_rate} Hz widths {list(cfg.audio_widths)}: "
+              f"{count_params(cfg)['total']:,} params, {flops['total'] / 1e9:.3f} GFLOP forward/example "
+              f"(vision {flops['vision_tower'] / 1e9:.3f}, audio {flops['audio_tower'] / 1e9:.3f})", flush=True)
         for jit in jits:
-            warmup, rate = train_rate(cfg, batch, steps, jit)
-            achieved = rate * TRAIN_FLOPS_PER_FORWARD * flops["total"] / 1e9
-            print(f"  xla={'on ' if jit else 'off'} batch {batch:3d} x {steps} steps: "
-                  f"{rate:8.2f} examples/s, {achieved:7.1f} GFLOP/s "
-                  f"= {achieved / peak:5.1%} of matmul  (first step {warmup:.1f} s)", flush=True)
+            timing = time_train_step(cfg, batch, steps, jit)
+            results.append((name, jit, batch, flops["total"], timing))
+            print(f"  xla={'on ' if jit else 'off'} batch {batch} x {steps} steps: "
+                  f"{statistics.mean(timing.step_s):.3f} s/step (fastest {min(timing.step_s):.3f}; "
+                  f"first {timing.first_s:.1f} s)", flush=True)
+    peak_after = matmul_gflops(args.matmul_size)
+    peak = max(peak_before, peak_after)
+    print(f"matmul {args.matmul_size}^2 float32 after: {peak_after:.1f} GFLOP/s; peak used: {peak:.1f} GFLOP/s")
+    print("size   xla  batch  s/step  examples/s  GFLOP/s  of peak  (fastest step: GFLOP/s, of peak)")
+    for name, jit, batch, forward, timing in results:
+        per_step = TRAIN_FLOPS_PER_FORWARD * forward * batch / 1e9
+        mean_s, fast_s = statistics.mean(timing.step_s), min(timing.step_s)
+        print(f"{name:6s} {'on ' if jit else 'off'} {batch:6d} {mean_s:7.3f} {batch / mean_s:11.2f} "
+              f"{per_step / mean_s:8.1f} {per_step / mean_s / peak:8.1%}  "
+              f"({per_step / fast_s:.1f}, {per_step / fast_s / peak:.1%})")
     return 0
 
 

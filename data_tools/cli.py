@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import sys
 import types
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
@@ -68,6 +69,8 @@ _OWN_FLAGS = {
     "seconds": flags.DEFINE_float,
     "timeout_seconds": flags.DEFINE_float,
     "soundfont": flags.DEFINE_string,
+    "runner": flags.DEFINE_string,
+    "beam_options": flags.DEFINE_string,
 }
 for _name, _define in _OWN_FLAGS.items():
     _define(_name, None, "l3net_data flag; `l3net_data COMMAND --help` gives its meaning and default.")
@@ -98,6 +101,11 @@ _COMMANDS: Dict[str, Dict[str, Tuple[Any, str]]] = {
         "timeout_seconds": (600.0, "Per-video time limit: a video still decoding after this long (a hung or "
                                    "absurdly slow decoder) is listed in failures.csv as `timeout` and the run goes on; "
                                    "0 = none. Raise it to convert whole long videos (--max_seconds 0)."),
+        "runner": (None, "Convert on this Apache Beam runner instead of the local process pool (DirectRunner: "
+                         "--workers processes; needs `pip install l3net[beam]`). The same records, failures.csv "
+                         "and dataset.json; --output_dir may then be any tf.io.gfile path (gs://...)."),
+        "beam_options": ("", "Beam pipeline options, one string, e.g. \"--runner=FlinkRunner "
+                             "--flink_master=host:8081\" (implies a Beam run; its --runner wins over --runner)."),
     },
     "synthetic": {
         "output_dir": (REQUIRED, "Folder for the videos and labels.csv."),
@@ -255,6 +263,7 @@ def _usage_error(command: str, message: str) -> NoReturn:
 
 
 def _run_convert(args: types.SimpleNamespace) -> int:
+    from data_tools.beam_convert import BeamUnavailableError
     from data_tools.convert import ConvertOptions
     from data_tools.manifest import ManifestError, read_audioset_segments, read_manifest
     from data_tools.shard_writer import ConversionStateError, write_dataset
@@ -269,11 +278,19 @@ def _run_convert(args: types.SimpleNamespace) -> int:
             description = {"audioset_csv": os.path.abspath(args.audioset_csv),
                            "class_index_csv": os.path.abspath(args.class_index_csv),
                            "video_dir": os.path.abspath(args.video_dir)}
-        summary = write_dataset(sources, args.output_dir, ConvertOptions(**options), num_shards=args.num_shards,
-                                workers=args.workers, val_fraction=args.val_fraction,
-                                test_fraction=args.test_fraction, description=description,
-                                timeout_seconds=args.timeout_seconds)
-    except (ManifestError, ConversionStateError) as e:
+        if args.runner or args.beam_options:
+            from data_tools.beam_convert import pipeline_arguments, write_dataset_beam
+
+            summary = write_dataset_beam(sources, args.output_dir, ConvertOptions(**options),
+                                         pipeline_arguments(args.runner, args.beam_options, args.workers),
+                                         num_shards=args.num_shards, val_fraction=args.val_fraction,
+                                         test_fraction=args.test_fraction, description=description)
+        else:
+            summary = write_dataset(sources, args.output_dir, ConvertOptions(**options), num_shards=args.num_shards,
+                                    workers=args.workers, val_fraction=args.val_fraction,
+                                    test_fraction=args.test_fraction, description=description,
+                                    timeout_seconds=args.timeout_seconds)
+    except (ManifestError, ConversionStateError, BeamUnavailableError) as e:
         _usage_error("convert", str(e))
     except OSError as e:  # e.g. disk full: finished shards stay valid, a re-run resumes.
         full = e.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -309,6 +326,10 @@ def _convert_options(args: types.SimpleNamespace) -> dict:
     for flag, ok, what in checks:
         if not ok:
             _usage_error("convert", f"{flag} {what}")
+    try:
+        shlex.split(args.beam_options or "")
+    except ValueError as e:
+        _usage_error("convert", f"--beam_options: cannot be split into options ({e}); quote it as one string")
     return dict(fps=args.fps, sample_rate=args.sample_rate, short_side=args.short_side,
                 jpeg_quality=args.jpeg_quality, max_seconds=args.max_seconds, drop_short=args.drop_short,
                 silence_threshold=args.silence_threshold)

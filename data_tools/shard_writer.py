@@ -55,7 +55,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 from data_tools.convert import ConvertOptions, Failure, convert_video
 from data_tools.manifest import VideoSource
 from l3net.atomic_files import atomic_path, write_text_atomic
-from l3net.data.schema import (FAILURES_NAME, SCHEMA_VERSION, SPLITS, DatasetInfo, VideoRecord,
+from l3net.data.schema import (DATASET_INFO_NAME, FAILURES_NAME, SCHEMA_VERSION, SPLITS, DatasetInfo, VideoRecord,
                                write_dataset_info)
 
 AUTO_VIDEOS_PER_SHARD = 64  # ~4 MB per 10 s video at paper settings (12 fps, 256 px, 48 kHz): ~250 MB shards
@@ -193,8 +193,13 @@ def write_dataset(sources: Sequence[VideoSource], output_dir: str, options: Conv
 def _finish(output_dir: str, options: ConvertOptions, plans: List[ShardPlan],
             shard_failures: Dict[str, List[Failure]], skipped: int, decoded: int, seconds: float,
             val_fraction: float, test_fraction: float, num_shards: int,
-            description: Dict[str, object]) -> ConversionSummary:
-    """Merges failures into failures.csv and writes dataset.json (if anything was converted)."""
+            description: Dict[str, object],
+            write_text: Optional[Callable[[str, str], None]] = None) -> ConversionSummary:
+    """Merges failures into failures.csv and writes dataset.json (if anything was converted).
+
+    write_text(path, text): how a file is written atomically (the Beam runner's writes through
+    tf.io.gfile, `data_tools.beam_convert`); None: local files (`l3net.atomic_files`).
+    """
     failures = [f for p in plans for f in shard_failures[p.name]]
     failed_ids = {f.video_id for f in failures}
     counts = {split: 0 for split in SPLITS}
@@ -204,7 +209,10 @@ def _finish(output_dir: str, options: ConvertOptions, plans: List[ShardPlan],
             if source.video_id not in failed_ids:
                 counts[plan.split] += 1
                 labels.update(source.labels)
-    _write_failures_csv(os.path.join(output_dir, FAILURES_NAME), failures, with_ids=False)
+    if write_text is None:
+        _write_failures_csv(os.path.join(output_dir, FAILURES_NAME), failures, with_ids=False)
+    else:
+        write_text(os.path.join(output_dir, FAILURES_NAME), failures_csv(failures, with_ids=False))
     info = None
     if sum(counts.values()):
         info = DatasetInfo(
@@ -217,7 +225,10 @@ def _finish(output_dir: str, options: ConvertOptions, plans: List[ShardPlan],
                    "options": dataclasses.asdict(options),
                    "num_shards": num_shards, "val_fraction": val_fraction, "test_fraction": test_fraction,
                    "converter": "l3net_data convert", **description})
-        write_dataset_info(output_dir, info)
+        if write_text is None:
+            write_dataset_info(output_dir, info)
+        else:
+            write_text(os.path.join(output_dir, DATASET_INFO_NAME), info.to_json())
     return ConversionSummary(counts=counts, failures=failures, shards_written=len(plans) - skipped,
                              shards_skipped=skipped, videos_decoded=decoded, seconds=seconds, info=info)
 
@@ -394,13 +405,7 @@ def _claim_output_dir(output_dir: str, options: ConvertOptions, plans: Sequence[
         os.makedirs(os.path.join(output_dir, SHARD_FAILURES_DIR), exist_ok=True)
     except OSError as e:
         raise ConversionStateError(f"{output_dir}: cannot create --output_dir ({e.strerror})") from None
-    digest = hashlib.sha256(json.dumps(dataclasses.asdict(options), sort_keys=True).encode("utf-8"))
-    for plan in plans:
-        digest.update(plan.name.encode("utf-8"))
-        for s in plan.sources:
-            digest.update(json.dumps([s.video_id, s.source_path, s.labels, s.start_seconds, s.end_seconds]).encode())
-    state = {"fingerprint": digest.hexdigest(), "options": dataclasses.asdict(options),
-             "shards": [p.name for p in plans]}
+    state = plan_state(options, plans)
     path = os.path.join(output_dir, PLAN_NAME)
     if os.path.exists(path):
         try:
@@ -408,10 +413,7 @@ def _claim_output_dir(output_dir: str, options: ConvertOptions, plans: Sequence[
                 previous = json.load(f).get("fingerprint")
         except (OSError, ValueError, AttributeError):
             previous = None
-        if previous != state["fingerprint"]:
-            raise ConversionStateError(
-                f"{output_dir}: holds a conversion made with other videos or options ({PLAN_NAME}); "
-                "re-run with the same arguments to resume, or choose a new --output_dir")
+        check_same_plan(output_dir, previous, state)
     write_text_atomic(path, json.dumps(state, indent=2, sort_keys=True))
     for folder in (output_dir, os.path.join(output_dir, SHARD_FAILURES_DIR)):
         for name in os.listdir(folder):
@@ -419,24 +421,58 @@ def _claim_output_dir(output_dir: str, options: ConvertOptions, plans: Sequence[
                 os.remove(os.path.join(folder, name))
 
 
+def plan_state(options: ConvertOptions, plans: Sequence[ShardPlan]) -> Dict[str, object]:
+    """What conversion_plan.json records: a fingerprint of the options and of every shard's videos."""
+    digest = hashlib.sha256(json.dumps(dataclasses.asdict(options), sort_keys=True).encode("utf-8"))
+    for plan in plans:
+        digest.update(plan.name.encode("utf-8"))
+        for s in plan.sources:
+            digest.update(json.dumps([s.video_id, s.source_path, s.labels, s.start_seconds, s.end_seconds]).encode())
+    return {"fingerprint": digest.hexdigest(), "options": dataclasses.asdict(options),
+            "shards": [p.name for p in plans]}
+
+
+def check_same_plan(output_dir: str, previous_fingerprint: Optional[str], state: Dict[str, object]) -> None:
+    """ConversionStateError unless the conversion already in `output_dir` was planned as `state`."""
+    if previous_fingerprint != state["fingerprint"]:
+        raise ConversionStateError(
+            f"{output_dir}: holds a conversion made with other videos or options ({PLAN_NAME}); "
+            "re-run with the same arguments to resume, or choose a new --output_dir")
+
+
+def is_stale_temp(name: str) -> bool:
+    """Whether `name` is a temporary file that a killed conversion left behind."""
+    return bool(_STALE_TEMP.match(name))
+
+
 def _is_finished(output_dir: str, plan: ShardPlan) -> bool:
     return (os.path.isfile(os.path.join(output_dir, plan.name))
             and os.path.isfile(os.path.join(output_dir, plan.failures_name)))
 
 
-def _write_failures_csv(path: str, failures: Iterable[Failure], *, with_ids: bool) -> None:
+def failures_csv(failures: Iterable[Failure], *, with_ids: bool) -> str:
+    """failures.csv (`path,reason`) or a shard's failures file (`video_id,path,reason`) as text."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["video_id", "path", "reason"] if with_ids else ["path", "reason"])
     for f in failures:
         writer.writerow([f.video_id, f.source_path, f.reason] if with_ids else [f.source_path, f.reason])
-    write_text_atomic(path, text.getvalue())
+    return text.getvalue()
+
+
+def parse_shard_failures(text: str) -> List[Failure]:
+    """The failures of a shard's failures file (`failures_csv(..., with_ids=True)`)."""
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    return [Failure(video_id, path, reason) for video_id, path, reason in rows[1:]]
+
+
+def _write_failures_csv(path: str, failures: Iterable[Failure], *, with_ids: bool) -> None:
+    write_text_atomic(path, failures_csv(failures, with_ids=with_ids))
 
 
 def _read_shard_failures(output_dir: str, plan: ShardPlan) -> List[Failure]:
     with open(os.path.join(output_dir, plan.failures_name), newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    return [Failure(video_id, path, reason) for video_id, path, reason in rows[1:]]
+        return parse_shard_failures(f.read())
 
 
 def _tf_io():

@@ -33,7 +33,7 @@ from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
-from l3net.data import augmentation, pair_sampling, records, schema
+from l3net.data import augmentation, pair_sampling, records, schema, worker_shards
 from l3net.data.config import DataConfig
 
 # Videos whose draws are paired together: negatives find their partner among them. Large enough
@@ -147,8 +147,10 @@ def _training_records(paths: List[str], seed: int) -> tf.data.Dataset:
     """Infinite (record index int64, serialized record) stream, shards shuffled and interleaved.
 
     A damaged shard fails the stream naming it, or is read up to the damage when the dataset is
-    built under `records.skipping_damaged_records(True)` (`l3net.data.records`).
+    built under `records.skipping_damaged_records(True)` (`l3net.data.records`). With several
+    workers, each reads only its own shards (`l3net.data.worker_shards`).
     """
+    paths = worker_shards.select(paths)
     skip = records.skipping()
     files = tf.data.Dataset.from_tensor_slices((paths, records.shard_sizes(paths)))
     files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True).repeat()

@@ -96,6 +96,11 @@ flags.DEFINE_integer("train_steps", 100000, "Stop after this many steps in total
 flags.DEFINE_float("time_budget_minutes", 0.0, "Also stop after this much wall time in this run (0 = none).")
 flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
                   "default: one device; mirrored: all local GPUs; multi_worker: from TF_CONFIG.")
+flags.DEFINE_list("worker_hosts", [], "--strategy=multi_worker: every worker's host:port, comma-separated, the same "
+                  "list on every worker (the first is the chief, which writes --model_dir); builds TF_CONFIG (a "
+                  "TF_CONFIG already set wins).")
+flags.DEFINE_integer("task_index", None, "--strategy=multi_worker with --worker_hosts: this worker's position in "
+                     "--worker_hosts (0 = the chief).")
 flags.DEFINE_integer("log_every_steps", 50, "Steps between training summaries.")
 flags.DEFINE_integer("eval_every_steps", 500, "Steps between validation runs (and checkpoints).")
 flags.DEFINE_integer("eval_pairs", 512, "Fixed validation pairs per validation run (--task=envelope: "

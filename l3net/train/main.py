@@ -58,14 +58,38 @@ def _read_data_info():
     return info
 
 
-def _check_strategy(train_cfg) -> None:
-    import json
+def _check_strategy(train_cfg, info) -> bool:
+    """Checks the strategy flags (and builds TF_CONFIG from the launcher flags); True on the chief."""
+    from l3net.data.worker_shards import too_few_shards_message
+    from l3net.train.cluster import TF_CONFIG, ClusterError, build_tf_config, parse_tf_config
 
-    if train_cfg.strategy == "multi_worker":
-        try:
-            json.loads(os.environ["TF_CONFIG"])
-        except (KeyError, ValueError):
-            _fail("--strategy=multi_worker: set TF_CONFIG (JSON with cluster and task) on every worker")
+    launcher = FLAGS.worker_hosts or FLAGS.task_index is not None
+    if train_cfg.strategy != "multi_worker":
+        if launcher:
+            _fail("--worker_hosts/--task_index: only with --strategy=multi_worker")
+        return True
+    try:
+        if os.environ.get(TF_CONFIG):
+            if launcher:
+                print("l3net_train: note: TF_CONFIG is set; it wins over --worker_hosts/--task_index", file=sys.stderr)
+        elif launcher:
+            os.environ[TF_CONFIG] = build_tf_config(FLAGS.worker_hosts, FLAGS.task_index)
+        cluster = parse_tf_config(os.environ.get(TF_CONFIG))
+    except ClusterError as e:
+        _fail(str(e))
+    shards = len(info.shards.get("train", []))
+    if shards < cluster.num_workers:
+        _fail(f"--data_dir: {too_few_shards_message(shards, cluster.num_workers, FLAGS.data_dir)}")
+    if FLAGS.batch_size % cluster.num_workers:
+        _fail(f"--batch_size={FLAGS.batch_size}: the global batch must be a multiple of the {cluster.num_workers} "
+              "workers (each trains on an equal part of it)")
+    if train_cfg.time_budget_minutes > 0:
+        _fail("--time_budget_minutes: not with --strategy=multi_worker (each worker's clock would decide on its own "
+              "when to stop and which learning rate a step gets); set --time_budget_minutes=0 and use --train_steps")
+    if FLAGS.task == "envelope" and FLAGS.cache_features:
+        _fail("--cache_features: not with --strategy=multi_worker (the cached features are not sharded by file); "
+              "drop it")
+    return cluster.is_chief
 
 
 def _accept_legacy_model_flag() -> None:
@@ -106,7 +130,7 @@ def main(argv: List[str]) -> int:
         setup = get_task_spec(FLAGS.task).setup(train_flags.settings(), info)
     except SettingsError as e:
         _fail(str(e))
-    _check_strategy(train_cfg)
+    chief = _check_strategy(train_cfg, info)
     _check_periodic_evaluators(train_cfg)
     model_dir = ModelDir(FLAGS.model_dir)
     try:
@@ -120,9 +144,10 @@ def main(argv: List[str]) -> int:
     from l3net.train.distribution import StrategyError
     from l3net.train.trainer import TrainingError, train_task
 
-    model_dir.write_run(FLAGS.task, setup.config, train_flags.resolved_flagfile(),
-                        {"data_dir": os.path.abspath(FLAGS.data_dir), "model": setup.config.to_dict(),
-                         "data": dataclasses.asdict(setup.data_config), "train": train_cfg.to_dict()})
+    if chief:  # Other workers of a multi-worker job write nothing into the model directory.
+        model_dir.write_run(FLAGS.task, setup.config, train_flags.resolved_flagfile(),
+                            {"data_dir": os.path.abspath(FLAGS.data_dir), "model": setup.config.to_dict(),
+                             "data": dataclasses.asdict(setup.data_config), "train": train_cfg.to_dict()})
     print(f"l3net_train: {setup.description} -> {FLAGS.model_dir}")
     task = setup.make_task(train_cfg, FLAGS.model_dir)
     try:

@@ -45,6 +45,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from typing import Dict, List, Optional
 
@@ -56,12 +57,14 @@ from l3net.data.schema import DatasetError
 from l3net.model_dir import ModelDir
 from l3net.tasks.base import Task, ValidationResult
 from l3net.train.best_checkpoint import BestCheckpoint
-from l3net.train.distribution import is_chief, make_strategy
+from l3net.train.distribution import (distributed_input, is_chief, make_strategy, num_workers, statistics_sync,
+                                      task_id)
 from l3net.train.lr_schedule import learning_rate_at, run_progress
 from l3net.train.periodic_eval import PeriodicEvaluation
 from l3net.train.progress import ProgressBar
 from l3net.train.stop_signals import StopSignals
 from l3net.train.train_config import TrainConfig
+from l3net.train.train_step import make_optimizer, make_train_step
 from l3net.train.training_curves import append_history, plot_training_curves, read_history, truncate_history
 
 
@@ -262,18 +265,30 @@ def _train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: st
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     strategy = make_strategy(train_cfg.strategy)
     chief = is_chief(strategy)
+    # Every worker restores from the chief's checkpoints (so all start at the same step), but a
+    # non-chief worker must still take part in saving (TensorFlow's multi-worker recipe): into a
+    # temporary directory of its own, outside the model directory, removed when it stops.
+    scratch = None if chief else tempfile.mkdtemp(prefix=f"l3net_worker{task_id(strategy)}_")
+    try:
+        return _train_on(strategy, task, train_cfg, data_dir, model_dir, verbose=verbose, scratch=scratch,
+                         t_start=t_start)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train_on(strategy: tf.distribute.Strategy, task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str, *,
+              verbose: bool, scratch: Optional[str], t_start: float) -> TrainResult:
+    """The run on `strategy`; `scratch` is a non-chief worker's temporary checkpoint directory (None on the chief)."""
+    chief = scratch is None
     directory = ModelDir(model_dir)
-    # Every worker restores from the chief's checkpoints (so all start at the same step);
-    # non-chief workers must still take part in saving, into a scratch dir of their own.
     chief_ckpt_dir = directory.checkpoint_dir
-    ckpt_dir = chief_ckpt_dir if chief else os.path.join(
-        model_dir, f".worker_{strategy.cluster_resolver.task_id}")
+    ckpt_dir = chief_ckpt_dir if chief else scratch
 
     with strategy.scope():
         keras.utils.set_random_seed(train_cfg.seed)
         model = task.build_model()
-        optimizer = keras.optimizers.Adam(learning_rate=train_cfg.learning_rate)
-        optimizer.build(model.trainable_variables)
+        optimizer = make_optimizer(model, train_cfg)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
     if chief:
@@ -309,29 +324,12 @@ def _train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: st
         return result
 
     global_batch = task.global_batch_size
-    train_ds = task.train_dataset(data_dir, _run_seed(train_cfg.seed, start_step))
-    iterator = iter(strategy.experimental_distribute_dataset(train_ds))
-    decayed = [v for v in model.trainable_variables if v.path.endswith("kernel")]
-
-    @tf.function(jit_compile=train_cfg.jit_compile)
-    def replica_step(features: Dict[str, tf.Tensor], labels: tf.Tensor):
-        with tf.GradientTape() as tape:
-            per_example, metric_sum = task.compute(model, features, labels)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-            penalty = train_cfg.weight_decay * tf.add_n([tf.nn.l2_loss(v) for v in decayed])
-            total = loss + tf.nn.scale_regularization_loss(penalty)
-        grads = tape.gradient(total, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss, metric_sum
-
-    @tf.function
-    def train_step(it):
-        features, labels = next(it)
-        loss, metric_sum = strategy.run(replica_step, args=(features, labels))
-        loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
-        metric_sum = strategy.reduce(tf.distribute.ReduceOp.SUM, metric_sum, axis=None)
-        step_var.assign_add(1)
-        return loss, metric_sum / global_batch
+    run_seed = _run_seed(train_cfg.seed, start_step)
+    # Each worker of a multi-worker job draws its own pairs and augmentations (worker 0: the one-worker seed).
+    iterator = iter(distributed_input(
+        strategy, lambda worker: task.train_dataset(data_dir, (run_seed + 7919 * worker) % (2 ** 31 - 1)),
+        global_batch))
+    train_step = make_train_step(task, model, optimizer, train_cfg, strategy, step_var)
 
     summary_root = directory.summary_dir
     writers = {split: tf.summary.create_file_writer(os.path.join(summary_root, split))
@@ -358,6 +356,7 @@ def _train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: st
             raise _WriteFailed(os.path.join(summary_root, split), e) from None
 
     saved_step = [start_step if latest else -1]  # the newest complete checkpoint of this run
+    sync_statistics = statistics_sync(strategy, model.non_trainable_variables)
 
     def save(step: int) -> None:
         """Saves the checkpoint of `step`; _WriteFailed (partial files removed) if it cannot."""
@@ -447,6 +446,7 @@ def _train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: st
                 window, t_window = [], time.monotonic()
             keep_going = True
             if step % train_cfg.eval_every_steps == 0 or finished or out_of_time:
+                sync_statistics()
                 save(step)
                 keep_going = validate(step)
             if finished or out_of_time:
@@ -468,7 +468,8 @@ def _train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: st
     except KeyboardInterrupt:
         stop_signals.requested = signal.SIGINT
     except (tf.errors.OpError, OSError, _WriteFailed, DatasetError) as e:
-        raise _training_error(e, int(step_var.numpy()), save, saved_step, ckpt_dir, data_dir) from None
+        raise _training_error(e, int(step_var.numpy()), save, saved_step, ckpt_dir, data_dir,
+                              workers=num_workers(strategy)) from None
     if stop_signals.requested is not None:
         try:
             save(int(step_var.numpy()))
@@ -498,8 +499,12 @@ def _train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: st
 
 
 def _training_error(error: BaseException, step: int, save, saved_step: List[int], ckpt_dir: str,
-                    data_dir: str) -> TrainingError:
-    """The one-line TrainingError for `error` raised at `step`, after trying once to save that step."""
+                    data_dir: str, workers: int = 1) -> TrainingError:
+    """The one-line TrainingError for `error` raised at `step`, after trying once to save that step.
+
+    With several workers, an UnavailableError means another worker died or cannot be reached
+    (TensorFlow's peer health check aborts the collectives): the job cannot go on without it.
+    """
     cause = error.error if isinstance(error, _WriteFailed) else error
     try:
         save(step)
@@ -519,6 +524,11 @@ def _training_error(error: BaseException, step: int, save, saved_step: List[int]
                                  "re-run the same command to resume")
         return TrainingError(f"cannot write ({where}: {_first_line(cause)}) at step {step}; {intact}; fix it and "
                              "re-run the same command to resume")
+    if workers > 1 and isinstance(cause, tf.errors.UnavailableError):
+        peer = re.search(r"/job:\w+/replica:\d+/task:\d+", str(cause))
+        detail = f"{peer.group(0)} is down" if peer else _first_line(cause)
+        return TrainingError(f"another worker of the {workers}-worker job stopped or cannot be reached at step {step} "
+                             f"({detail}); {intact}; re-launch every worker with the same command to resume")
     damage = records.describe_read_error(cause, _shards_of(data_dir))
     if damage is not None:
         return TrainingError(f"{damage.advice(skip_flag='--skip_corrupt_records')}; training stopped at step {step}, "
