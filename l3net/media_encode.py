@@ -80,3 +80,31 @@ def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> None:
             frame.pts = 0
             container.mux(stream.encode(frame))
             container.mux(stream.encode())
+
+
+def write_audio_blocks(path: str, blocks: Iterable[np.ndarray], sample_rate: int, codec: str = "pcm_s16le") -> None:
+    """Writes an audio file block by block, so a long file never has to be in memory.
+
+    blocks: float32 [channels, n] in [-1, 1] (1 or 2 channels, the same for every block); codec:
+    any PyAV audio encoder that takes planar float input at `sample_rate` (pcm_s16le, flac, ...);
+    the container follows `path`'s extension.
+    """
+    with atomic_path(path) as tmp:
+        with av.open(tmp, "w") as out:  # the temporary name keeps the extension: the container follows it
+            stream = None
+            pts = 0
+            for block in blocks:
+                block = np.ascontiguousarray(block, np.float32)
+                layout = _LAYOUTS[block.shape[0]]
+                if stream is None:
+                    stream = out.add_stream(codec, rate=sample_rate)
+                    stream.layout = layout
+                frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
+                frame.sample_rate, frame.pts, frame.time_base = sample_rate, pts, Fraction(1, sample_rate)
+                pts += block.shape[1]
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            if stream is not None:
+                for packet in stream.encode(None):
+                    out.mux(packet)
+
