@@ -2,8 +2,9 @@
 
 Times the three stages on this machine and prints the estimate for the full benchmark:
   1. decoding + resampling a 5 s 44.1 kHz 16-bit WAV to the model rate (l3net.audio_files),
-  2. pooled conv features per 1 s window (`probe_features.pooled_feature_fn`, batched), for the
-     paper config (6144-d) and the CPU demo config (or --model_dir),
+  2. pooled conv features of 5 s clips (`probe_features.window_features`, `l3net_probe`'s own
+     path: shared conv maps, and exact windows for comparison), for the paper config (6144-d) and
+     the CPU demo config (or --model_dir),
   3. the 5-fold LinearSVC probe on features of ESC-50's size (class-structured random features of
      the same shape: 4/5 x 2,000 x windows_per_clip training windows, 50 classes).
 
@@ -48,17 +49,25 @@ def time_decode(sample_rate: int, repeats: int) -> float:
         return (time.perf_counter() - start) / repeats
 
 
-def time_features(model, cfg, batch_size: int, batches: int) -> tuple:
-    """(seconds per window, feature_dim) of the pooled conv features, after one warm-up batch."""
-    from l3net.evaluation.probe_features import pooled_feature_fn
+def time_features(model, cfg, hop_s: float, batch_size: int, clips: int, exact: bool) -> tuple:
+    """(seconds per clip, feature_dim) of the pooled conv features of `clips` 5 s clips, after a warm-up.
 
-    fn, dim, _ = pooled_feature_fn(model)
-    x = (0.1 * np.random.default_rng(0).standard_normal((batch_size, cfg.num_audio_samples))).astype(np.float32)
-    fn(x).numpy()
+    Runs `l3net_probe`'s own feature path (probe_features.window_features: shared conv maps, or
+    every window through the tower with `exact`), on noise: speed does not depend on the sound.
+    """
+    from l3net.evaluation.probe_features import window_features
+    from l3net.serving.windows import hop_samples
+
+    hop = hop_samples(hop_s, cfg.sample_rate)
+    features_of, dim, _ = window_features(model, cfg, cfg.num_audio_samples, hop, exact)
+    rng = np.random.default_rng(0)
+    audio = [(0.1 * rng.standard_normal(int(ESC50_SECONDS * cfg.sample_rate))).astype(np.float32)
+             for _ in range(clips)]
+    list(features_of(audio[:2], batch_size))
     start = time.perf_counter()
-    for _ in range(batches):
-        fn(x).numpy()
-    return (time.perf_counter() - start) / (batches * batch_size), dim
+    out = list(features_of(audio, batch_size))
+    assert len(out) == clips
+    return (time.perf_counter() - start) / clips, dim
 
 
 def time_classifier(dim: int, windows: int, folds: int) -> float:
@@ -83,9 +92,11 @@ def main() -> None:
     parser.add_argument("--model_dir", default=None, help="also time this trained model's config")
     parser.add_argument("--skip_paper", action="store_true", help="skip the 6144-d paper-config timing")
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--clips", type=int, default=12, help="clips timed per config and mode")
+    parser.add_argument("--skip_exact", action="store_true", help="time shared conv maps only")
     parser.add_argument("--hop", type=float, default=0.5)
-    parser.add_argument("--svm_folds", type=int, default=1, help="folds actually run (time x 5/folds)")
+    parser.add_argument("--svm_folds", type=int, default=1, help="folds actually run (time x 5/folds); 0: skip "
+                        "the classifier (minutes for 6144-d features)")
     args = parser.parse_args()
 
     import keras
@@ -109,15 +120,20 @@ def main() -> None:
         model = build_model(cfg)
         decode = time_decode(cfg.sample_rate, 5)
         print(f"{name}: decode {1000 * decode:.1f} ms/clip", flush=True)
-        seconds, dim = time_features(model, cfg, args.batch_size, args.batches)
-        total_windows = ESC50_CLIPS * per_clip
-        # Decoding runs in reader threads alongside the network: the slower of the two dominates.
-        extract = max(seconds * total_windows, decode * ESC50_CLIPS / 2)
-        print(f"{name}: {dim}-d features, network {1000 * seconds:.2f} ms/window ({1 / seconds:.1f} windows/s); "
-              f"features of ESC-50 {extract / 60:.1f} min", flush=True)
+        total = {}
+        for exact in (False, True) if not args.skip_exact else (False,):
+            mode = "exact" if exact else "shared"
+            seconds, dim = time_features(model, cfg, args.hop, args.batch_size, args.clips, exact)
+            # Decoding runs in reader threads alongside the network: the slower of the two dominates.
+            total[mode] = max(seconds * ESC50_CLIPS, decode * ESC50_CLIPS / 2)
+            print(f"{name}: {dim}-d features, {mode}: {seconds:.3f} s/clip ({per_clip / seconds:.1f} windows/s); "
+                  f"features of ESC-50 {total[mode] / 60:.1f} min", flush=True)
+        if args.svm_folds == 0:
+            continue
         svm = time_classifier(dim, per_clip, args.svm_folds)
-        print(f"{name}: 5-fold LinearSVC {svm:.0f} s; estimated first run {(extract + svm) / 60:.1f} min, "
-              f"re-run from the cache {svm / 60:.1f} min", flush=True)
+        for mode, extract in total.items():
+            print(f"{name}: 5-fold LinearSVC {svm:.0f} s; estimated first run, {mode}: {(extract + svm) / 60:.1f} min, "
+                  f"re-run from the cache {svm / 60:.1f} min", flush=True)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ _DEFINITIONS = {
     "num_videos": flags.DEFINE_integer,
     "clutter": flags.DEFINE_float,
     "checkpoint": flags.DEFINE_string,
+    "exact": flags.DEFINE_bool,
 }
 SHARED_FLAGS: Tuple[str, ...] = tuple(_DEFINITIONS)
 

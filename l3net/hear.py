@@ -38,9 +38,9 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
-from l3net.audio_files import resample_audio
-from l3net.embed.audio_windows import iter_batches, iter_windows
+from l3net.audio_files import check_finite, resample_audio
 from l3net.embed.embedder import AUDIO_KIND, AnyEmbedder, choose_pooled, get_embedder
+from l3net.embed.shared_stream import embed_stream
 from l3net.serving.windows import CENTER_FULL, INSIDE, hop_samples, num_windows
 
 HEAR_SAMPLE_RATES = (16000, 22050, 32000, 44100, 48000)
@@ -61,12 +61,13 @@ class L3NetHearModel(tf.Module):
 
     Attributes: sample_rate, scene_embedding_size, timestamp_embedding_size (ints, as HEAR
     requires), model_sample_rate (the rate the network takes), hop_seconds, scene_hop_seconds,
-    pooled (whether D is the pooled conv features), batch_size.
+    pooled (whether D is the pooled conv features), batch_size, exact (every window through the
+    whole network instead of shared conv maps, l3net.embed.shared_stream).
     """
 
     def __init__(self, embedder: AnyEmbedder, *, hop_seconds: float = TIMESTAMP_HOP_SECONDS,
                  scene_hop_seconds: float = SCENE_HOP_SECONDS, embedding_size: Optional[int] = None,
-                 batch_size: int = BATCH_SIZE):
+                 batch_size: int = BATCH_SIZE, exact: bool = False):
         super().__init__(name="l3net_hear")
         if not hop_seconds > 0 or not scene_hop_seconds > 0:
             raise ValueError(f"hop_seconds={hop_seconds}, scene_hop_seconds={scene_hop_seconds}: must be > 0")
@@ -88,6 +89,7 @@ class L3NetHearModel(tf.Module):
         self.hop_seconds = float(hop_seconds)
         self.scene_hop_seconds = float(scene_hop_seconds)
         self.batch_size = int(batch_size)
+        self.exact = bool(exact)
 
     @property
     def embedder(self) -> AnyEmbedder:
@@ -100,15 +102,14 @@ class L3NetHearModel(tf.Module):
             raise ValueError(f"audio of shape {rows.shape}: HEAR passes [n_sounds, n_samples]")
         if rows.shape[0] == 0 or rows.shape[1] == 0:
             raise ValueError(f"empty audio (shape {rows.shape}): nothing to embed")
+        check_finite(rows, ("sound", "sample"))  # refused, as by the embedding API (l3net.audio_files)
         if self.sample_rate == self.model_sample_rate:
             return rows
         return np.stack([resample_audio(row, self.sample_rate, self.model_sample_rate) for row in rows])
 
     def _embed(self, row: np.ndarray, hop: int, layout: str) -> np.ndarray:
-        e = self._embedder
-        parts = [e.embed_windows(batch, self.pooled) for batch in
-                 iter_batches(iter_windows([row], e.window, hop, layout=layout), e.window, self.batch_size)]
-        return np.concatenate(parts).astype(np.float32)
+        return embed_stream(self._embedder, [row], hop, layout, pooled=self.pooled, exact=self.exact,
+                            batch_size=self.batch_size).astype(np.float32)
 
     def timestamp_embeddings(self, audio: Any) -> Tuple[np.ndarray, np.ndarray]:
         """(float32 [n, T, D], float32 [n, T] ms) of audio [n, samples] at self.sample_rate."""
@@ -128,7 +129,8 @@ class L3NetHearModel(tf.Module):
 
 def load_model(model_file_path: str = "", *, checkpoint: Union[str, int, None] = "best",
                hop_seconds: float = TIMESTAMP_HOP_SECONDS, scene_hop_seconds: float = SCENE_HOP_SECONDS,
-               embedding_size: Optional[int] = None, batch_size: int = BATCH_SIZE) -> L3NetHearModel:
+               embedding_size: Optional[int] = None, batch_size: int = BATCH_SIZE,
+               exact: bool = False) -> L3NetHearModel:
     """HEAR's load_model: an `l3net_export --export_dir` or an `l3net_train --model_dir` -> tf.Module.
 
     l3net ships no weights, so a path is required. `checkpoint` applies to a model directory
@@ -138,7 +140,8 @@ def load_model(model_file_path: str = "", *, checkpoint: Union[str, int, None] =
         raise ValueError("l3net.hear.load_model: pass an `l3net_export --export_dir` or an `l3net_train "
                          "--model_dir` (hear-validator: -m DIR); l3net ships no pretrained weights")
     return L3NetHearModel(get_embedder(model_file_path, checkpoint), hop_seconds=hop_seconds,
-                          scene_hop_seconds=scene_hop_seconds, embedding_size=embedding_size, batch_size=batch_size)
+                          scene_hop_seconds=scene_hop_seconds, embedding_size=embedding_size, batch_size=batch_size,
+                          exact=exact)
 
 
 def _check_model(model: Any) -> L3NetHearModel:

@@ -52,10 +52,18 @@ def call_all(export_dir, x):
     avc = tf.saved_model.load(export_dir + "/avc").signatures["correspondence"]
     out = {}
     for name, rate in (("native", x["rate"]), ("other", x["other_rate"])):
-        r = audio["embed_audio"](waveform=tf.constant(x["wave_" + name]),
-                                 sample_rate=tf.constant(int(rate), tf.int32), hop_seconds=tf.constant(0.125))
+        r = audio["embed_audio_exact"](waveform=tf.constant(x["wave_" + name]),
+                                       sample_rate=tf.constant(int(rate), tf.int32), hop_seconds=tf.constant(0.125))
         out["audio_" + name] = r["embeddings"].numpy()
         out["stamps_" + name] = r["timestamps"].numpy()
+        shared = audio["embed_audio"](waveform=tf.constant(x["wave_" + name]),
+                                      sample_rate=tf.constant(int(rate), tf.int32), hop_seconds=tf.constant(0.125))
+        out["shared_" + name] = shared["embeddings"].numpy()
+        out["shared_stamps_" + name] = shared["timestamps"].numpy()
+    for name in ("embed_audio", "embed_audio_exact"):  # one window: both compute it exactly
+        out["one_window_" + name] = audio[name](waveform=tf.constant(x["short_wave"][:, :1000]),
+                                                sample_rate=tf.constant(int(x["rate"]), tf.int32),
+                                                hop_seconds=tf.constant(0.125))["embeddings"].numpy()
     out["windows"] = audio["embed_windows"](windows=tf.constant(x["windows"]))["embeddings"].numpy()
     out["image"] = image(images=tf.constant(x["images"]))["embeddings"].numpy()
     out["avc"] = avc(images=tf.constant(x["images"]), waveform=tf.constant(x["short_wave"]),
@@ -140,6 +148,15 @@ def test_export_round_trip(tmp_path, exported, tiny_config, tiny_resize, write_t
     resampled = resample_lib.resample(tf.constant(x["wave_other"]), tf.constant(other_rate), rate).numpy()
     assert resampled.shape == (2, round(x["wave_other"].shape[1] * rate / other_rate))
     np.testing.assert_allclose(got["audio_other"], keras_audio(resampled), atol=TOL)
+    # The default signature shares conv maps between overlapping windows: the same windows and
+    # timestamps, the numbers of the Python API's shared path (l3net.embed.shared_stream).
+    for name, wave in (("native", x["wave_native"]), ("other", resampled)):
+        np.testing.assert_array_equal(got["shared_stamps_" + name], got["stamps_" + name])
+        python_api = np.stack([api.get_audio_embedding(w, rate, model_dir, hop_size=0.125)[0] for w in wave])
+        np.testing.assert_allclose(got["shared_" + name], python_api, atol=1e-4, rtol=1e-4)
+        assert not np.allclose(got["shared_" + name], got["audio_" + name], atol=1e-3)
+    assert got["one_window_embed_audio"].shape[1] == 1
+    np.testing.assert_allclose(got["one_window_embed_audio"], got["one_window_embed_audio_exact"], atol=TOL)
     np.testing.assert_allclose(got["windows"], audio_model(x["windows"], training=False).numpy(), atol=TOL)
     np.testing.assert_allclose(got["image"], image_model(frames, training=False).numpy(), atol=TOL)
     padded = np.pad(x["short_wave"], ((0, 0), (0, window - x["short_wave"].shape[1])))

@@ -164,10 +164,9 @@ def test_features_of_every_window_of_any_file(esc50, probe_model, tiny_config):
     from l3net.audio_files import read_audio
 
     data = sound_datasets.read_esc50(esc50)
-    fn, dim, grid = probe_features.pooled_feature_fn(probe_model.model)
     rate, window, hop = tiny_config.sample_rate, tiny_config.num_audio_samples, 1000
-    features, clip_index = probe_features.extract_features(data.paths, fn, sample_rate=rate, window=window,
-                                                           hop=hop, batch_size=4)
+    fn, dim, grid = probe_features.window_features(probe_model.model, tiny_config, window, hop, exact=True)
+    features, clip_index = probe_features.extract_features(data.paths, fn, sample_rate=rate, batch_size=4)
     assert features.dtype == np.float16 and features.shape[1] == dim
     for i, path in enumerate(data.paths):
         audio = read_audio(path, rate)
@@ -178,15 +177,31 @@ def test_features_of_every_window_of_any_file(esc50, probe_model, tiny_config):
     assert counts.max() == 1 + (int(1.2 * rate) - window) // hop
 
 
+def test_shared_features_have_the_exact_windows_and_stay_close(esc50, probe_model, tiny_config):
+    data = sound_datasets.read_esc50(esc50)
+    rate, window, hop = tiny_config.sample_rate, tiny_config.num_audio_samples, 1000
+    exact_fn, dim, _ = probe_features.window_features(probe_model.model, tiny_config, window, hop, exact=True)
+    shared_fn, shared_dim, _ = probe_features.window_features(probe_model.model, tiny_config, window, hop,
+                                                              exact=False)
+    exact, exact_index = probe_features.extract_features(data.paths, exact_fn, sample_rate=rate, batch_size=4)
+    shared, shared_index = probe_features.extract_features(data.paths, shared_fn, sample_rate=rate, batch_size=4)
+    assert shared_dim == dim
+    np.testing.assert_array_equal(shared_index, exact_index)
+    a, b = exact.astype(np.float32), shared.astype(np.float32)
+    cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+    assert np.median(cosine) > 0.9
+    assert not np.array_equal(a, b)  # really the shared path, not the exact one again
+
+
 def test_cache_hits_and_invalidates(esc50, probe_model, tiny_config, tmp_path):
     rate = tiny_config.sample_rate
     data = sound_datasets.read_esc50(esc50)
-    fn, _, _ = probe_features.pooled_feature_fn(probe_model.model)
+    fn, _, _ = probe_features.window_features(probe_model.model, tiny_config, 4000, 2000)
     calls = []
 
     def compute():
         calls.append(1)
-        return probe_features.extract_features(data.paths[:3], fn, sample_rate=rate, window=4000, hop=2000)
+        return probe_features.extract_features(data.paths[:3], fn, sample_rate=rate)
 
     def key(hop=2000):
         return probe_features.cache_key(probe_model.identity, data.paths[:3], sample_rate=rate, window=4000, hop=hop)
@@ -198,6 +213,8 @@ def test_cache_hits_and_invalidates(esc50, probe_model, tiny_config, tmp_path):
     np.testing.assert_array_equal(first[0], second[0])
     before = key()
     assert key(hop=1000) != before
+    assert probe_features.cache_key(probe_model.identity, data.paths[:3], sample_rate=rate, window=4000, hop=2000,
+                                    exact=False) != before
     stat = os.stat(data.paths[0])
     os.utime(data.paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the file "changed"
     assert key() != before

@@ -18,7 +18,10 @@ count and timestamps (l3net.serving.windows): center=True (default) centres wind
 i * hop_size and pads the end so every sample is in a window (96 windows for 10 s at a 0.1 s
 hop, 1 s windows); center=False starts window i at i * hop_size and zero-pads the last partial
 window. Timestamps are i * hop_size. Empty audio is an error (ValueError), as in OpenL3. Files
-are streamed: memory stays bounded by one block of audio plus one batch, whatever the length.
+are streamed: memory stays bounded by one block of audio plus one segment, whatever the length.
+Overlapping windows share their conv maps (l3net.embed.shared_stream: ~window/hop times less
+work, embeddings within the README's measured cosine of exact ones); `exact=True` computes
+every window on its own, as l3net did before.
 
 embedding_size (OpenL3's argument): None = the model's embedding (512 for L3-Net at paper size,
 128 for AVE-Net); the pooled conv features of the L3 paper by their size (6144 audio, 8192
@@ -46,8 +49,9 @@ import numpy as np
 from l3net.atomic_files import atomic_path
 from l3net.audio_files import resample_audio, stream_audio
 from l3net.embed import media
-from l3net.embed.audio_windows import iter_batches, iter_windows
 from l3net.embed.embedder import AUDIO_KIND, IMAGE_KIND, AnyEmbedder, choose_pooled, get_embedder
+from l3net.embed.failures import Failures
+from l3net.embed.shared_stream import embed_stream
 from l3net.serving.windows import hop_samples, layout_for, timestamps
 
 ModelArg = Union[str, AnyEmbedder]
@@ -72,25 +76,24 @@ def _embedder(model: Optional[ModelArg]) -> AnyEmbedder:
 
 
 def _embed_blocks(embedder: AnyEmbedder, blocks: Iterable[np.ndarray], hop_size: float, layout: str,
-                  batch_size: int, pooled: bool) -> Tuple[np.ndarray, np.ndarray]:
+                  batch_size: int, pooled: bool, exact: bool) -> Tuple[np.ndarray, np.ndarray]:
     hop = hop_samples(hop_size, embedder.sample_rate)
-    parts = [embedder.embed_windows(batch, pooled) for batch in
-             iter_batches(iter_windows(blocks, embedder.window, hop, layout=layout), embedder.window, batch_size)]
-    width = embedder.audio_pooled_dim if pooled else embedder.audio_dim
-    emb = np.concatenate(parts) if parts else np.zeros((0, width), np.float32)
+    emb = embed_stream(embedder, blocks, hop, layout, pooled=pooled, exact=exact, batch_size=batch_size)
     return emb, timestamps(emb.shape[0], hop_size)
 
 
 def get_audio_embedding(audio: Union[np.ndarray, Sequence[np.ndarray]], sr: Union[int, Sequence[int]],
                         model: Optional[ModelArg] = None, *, embedding_size: Optional[int] = None,
                         center: bool = True, hop_size: float = 0.1, batch_size: int = 32,
-                        verbose: bool = False) -> Tuple:
+                        verbose: bool = False, exact: bool = False) -> Tuple:
     """(embeddings float32 [windows, D], timestamps float64 [windows]) of a waveform (OpenL3's).
 
     audio: float [samples] or [samples, channels] in [-1, 1] at `sr` Hz, or a list of such
     arrays (then `sr` may be a list too, and the result is (list of embeddings, list of
     timestamps)). Raises ValueError for empty audio. `verbose` is accepted for OpenL3
-    compatibility; nothing is printed.
+    compatibility; nothing is printed. `exact`: every window through the whole network instead of
+    the shared conv maps of overlapping windows (l3net.embed.shared_stream; same windows and
+    timestamps, embeddings within the README's measured cosine of the exact ones).
     """
     del verbose
     _check(hop_size, batch_size)
@@ -100,7 +103,8 @@ def get_audio_embedding(audio: Union[np.ndarray, Sequence[np.ndarray]], sr: Unio
         if len(rates) != len(audio):
             raise ValueError(f"{len(audio)} audio arrays but {len(rates)} sample rates")
         results = [get_audio_embedding(a, r, embedder, embedding_size=embedding_size, center=center,
-                                       hop_size=hop_size, batch_size=batch_size) for a, r in zip(audio, rates)]
+                                       hop_size=hop_size, batch_size=batch_size, exact=exact)
+                   for a, r in zip(audio, rates)]
         return [e for e, _ in results], [t for _, t in results]
     audio = np.asarray(audio)
     if audio.size == 0:
@@ -109,18 +113,21 @@ def get_audio_embedding(audio: Union[np.ndarray, Sequence[np.ndarray]], sr: Unio
         raise ValueError(f"sr={sr}: must be a positive sample rate")
     pooled = choose_pooled(embedder, AUDIO_KIND, embedding_size)
     mono = resample_audio(audio, int(sr), embedder.sample_rate)
-    return _embed_blocks(embedder, [mono], hop_size, layout_for(center), batch_size, pooled)
+    return _embed_blocks(embedder, [mono], hop_size, layout_for(center), batch_size, pooled, exact)
 
 
 def embed_audio_file(path: str, *, model: ModelArg, hop_size: float = 0.1, center: bool = True,
-                     batch_size: int = 32, embedding_size: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """(embeddings, timestamps) of a sound file, streamed. Raises l3net.audio_files.AudioFileError."""
+                     batch_size: int = 32, embedding_size: Optional[int] = None,
+                     exact: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """(embeddings, timestamps) of a sound file, streamed (`exact` as get_audio_embedding).
+
+    Raises l3net.audio_files.AudioFileError."""
     _check(hop_size, batch_size)
     embedder = _embedder(model)
     pooled = choose_pooled(embedder, AUDIO_KIND, embedding_size)
     block = int(STREAM_BLOCK_SECONDS * embedder.sample_rate)
     return _embed_blocks(embedder, stream_audio(os.fspath(path), embedder.sample_rate, block), hop_size,
-                         layout_for(center), batch_size, pooled)
+                         layout_for(center), batch_size, pooled, exact)
 
 
 def get_output_path(filepath: str, suffix: str, output_dir: Optional[str] = None) -> str:
@@ -167,8 +174,11 @@ def _say(verbose: bool, message: str) -> None:
 def _write_each(filepath: PathArg, output_dir: Optional[str], suffix: Optional[str], overwrite: bool,
                 verbose: bool, arrays_of: Callable[[str], Dict[str, np.ndarray]]) -> Union[str, List[str]]:
     """OpenL3's file loop: one `<stem>_<suffix>.npz` of `arrays_of(path)` per input; an existing
-    output is kept (its input skipped) unless `overwrite`; a path in -> a path out, a list -> a list."""
+    output is kept (its input skipped) unless `overwrite`; a path in -> a path out, a list -> a list.
+    A single path's error propagates; in a list every file is tried, then FilesFailedError
+    (l3net.embed.failures) lists those that failed."""
     paths, many = _paths(filepath)
+    failed = Failures(many, len(paths))
     outs = []
     for k, path in enumerate(paths, 1):
         out = output_path(path, output_dir, suffix)
@@ -177,27 +187,30 @@ def _write_each(filepath: PathArg, output_dir: Optional[str], suffix: Optional[s
             _say(verbose, f"{out} exists and overwriting not enabled, skipping.")
             continue
         _say(verbose, f"Processing {path} ({k}/{len(paths)})")
-        _save(out, arrays_of(path))
-        _say(verbose, f"Saved {out}")
+        with failed.guard(path):
+            _save(out, arrays_of(path))
+            _say(verbose, f"Saved {out}")
+    failed.check(outs)
     return outs if many else outs[0]
 
 
 def process_audio_file(filepath: PathArg, output_dir: Optional[str] = None, suffix: Optional[str] = None,
                        model: Optional[ModelArg] = None, *, embedding_size: Optional[int] = None,
                        center: bool = True, hop_size: float = 0.1, batch_size: int = 32, overwrite: bool = False,
-                       verbose: bool = False) -> Union[str, List[str]]:
+                       verbose: bool = False, exact: bool = False) -> Union[str, List[str]]:
     """Writes `embedding` [windows, D] and `timestamps` [windows] of each sound file (OpenL3's).
 
     filepath: a path or a list of paths. An existing output is kept (and its input skipped) unless
-    `overwrite`. Returns the .npz path (a list for a list). Raises AudioFileError on a file that
-    cannot be read (the outputs of earlier files stay written).
+    `overwrite`. Returns the .npz path (a list for a list). Raises AudioFileError for a single file
+    that cannot be read; for a list, every file is tried and l3net.embed.failures.FilesFailedError
+    then lists the failures (the other outputs are written).
     """
     embedder = _embedder(model)
     choose_pooled(embedder, AUDIO_KIND, embedding_size)  # a bad size fails before any work
 
     def arrays_of(path: str) -> Dict[str, np.ndarray]:
         emb, ts = embed_audio_file(path, model=embedder, hop_size=hop_size, center=center, batch_size=batch_size,
-                                   embedding_size=embedding_size)
+                                   embedding_size=embedding_size, exact=exact)
         return {"embedding": emb, "timestamps": ts}
 
     return _write_each(filepath, output_dir, suffix, overwrite, verbose, arrays_of)
@@ -281,7 +294,8 @@ def process_image_file(filepath: PathArg, output_dir: Optional[str] = None, suff
     """Writes `embedding` [1, D] of each image file (any format FFmpeg reads), as OpenL3 does.
 
     filepath: a path or a list; existing outputs are skipped unless `overwrite`. Returns the .npz
-    path(s). Raises MediaFileError on a file that cannot be read.
+    path(s). Raises MediaFileError for a single file that cannot be read (FilesFailedError after
+    the last file of a list, as process_audio_file).
     """
     embedder = _embedder(model)
     choose_pooled(embedder, IMAGE_KIND, embedding_size)
@@ -318,7 +332,7 @@ def _no_audio(embedder: AnyEmbedder, pooled: bool) -> Tuple[np.ndarray, np.ndarr
 def get_video_embedding(frames: np.ndarray, fps: float, audio: Optional[np.ndarray] = None, sr: int = 0,
                         model: Optional[ModelArg] = None, *, hop_size: float = 0.1, center: bool = True,
                         batch_size: int = 32, audio_embedding_size: Optional[int] = None,
-                        image_embedding_size: Optional[int] = None) -> Dict[str, np.ndarray]:
+                        image_embedding_size: Optional[int] = None, exact: bool = False) -> Dict[str, np.ndarray]:
     """Frame and sound embeddings of a video in memory.
 
     Returns {"audio_embedding" [windows, D_a], "audio_timestamps" [windows], "image_embedding"
@@ -348,7 +362,8 @@ def get_video_embedding(frames: np.ndarray, fps: float, audio: Optional[np.ndarr
         audio_emb, audio_ts = _no_audio(embedder, audio_pooled)
     else:
         audio_emb, audio_ts = get_audio_embedding(audio, sr, embedder, embedding_size=audio_embedding_size,
-                                                  hop_size=hop_size, center=center, batch_size=batch_size)
+                                                  hop_size=hop_size, center=center, batch_size=batch_size,
+                                                  exact=exact)
     return {"audio_embedding": audio_emb, "audio_timestamps": audio_ts,
             "image_embedding": image_emb, "image_timestamps": image_ts}
 
@@ -356,7 +371,7 @@ def get_video_embedding(frames: np.ndarray, fps: float, audio: Optional[np.ndarr
 def embed_video_file(path: str, *, model: ModelArg, hop_size: float = 0.1, center: bool = True,
                      batch_size: int = 32, audio_embedding_size: Optional[int] = None,
                      image_embedding_size: Optional[int] = None, audio: bool = True,
-                     image: bool = True) -> Dict[str, np.ndarray]:
+                     image: bool = True, exact: bool = False) -> Dict[str, np.ndarray]:
     """Audio and frame embeddings of a video, streamed (keys as `get_video_embedding`; a modality
     turned off by `audio=False` / `image=False` is left out)."""
     _check(hop_size, batch_size)
@@ -370,7 +385,7 @@ def embed_video_file(path: str, *, model: ModelArg, hop_size: float = 0.1, cente
     if audio:
         if media.has_audio(path):
             emb, ts = embed_audio_file(path, model=embedder, hop_size=hop_size, center=center,
-                                       batch_size=batch_size, embedding_size=audio_embedding_size)
+                                       batch_size=batch_size, embedding_size=audio_embedding_size, exact=exact)
         else:
             emb, ts = _no_audio(embedder, audio_pooled)
         result.update(audio_embedding=emb, audio_timestamps=ts)
@@ -382,8 +397,8 @@ def process_video_file(filepath: PathArg, output_dir: Optional[str] = None, suff
                        batch_size: int = 32, audio_embedding_size: Optional[int] = None,
                        image_embedding_size: Optional[int] = None, overwrite: bool = False, verbose: bool = False,
                        audio_hop_size: Optional[float] = None, audio_center: Optional[bool] = None,
-                       audio_batch_size: Optional[int] = None, image_batch_size: Optional[int] = None
-                       ) -> Union[Tuple[str, str], List[Tuple[str, str]]]:
+                       audio_batch_size: Optional[int] = None, image_batch_size: Optional[int] = None,
+                       exact: bool = False) -> Union[Tuple[str, str], List[Tuple[str, str]]]:
     """Writes `<stem>_audio[_<suffix>].npz` and `<stem>_image[_<suffix>].npz` of each video (OpenL3's).
 
     Each holds `embedding` and `timestamps`: audio windows as process_audio_file (empty arrays for
@@ -391,7 +406,7 @@ def process_video_file(filepath: PathArg, output_dir: Optional[str] = None, suff
     unless `overwrite` (a video whose two outputs exist is skipped). OpenL3's argument names
     audio_hop_size, audio_center, audio_batch_size and image_batch_size are accepted too (the
     hop spaces both the audio windows and the sampled frames). Returns (audio path, image path),
-    a list of them for a list.
+    a list of them for a list. Errors as process_audio_file (FilesFailedError for a list).
     """
     hop_size = hop_size if audio_hop_size is None else audio_hop_size
     center = center if audio_center is None else audio_center
@@ -401,6 +416,7 @@ def process_video_file(filepath: PathArg, output_dir: Optional[str] = None, suff
     embedder = _embedder(model)
     choose_pooled(embedder, AUDIO_KIND, audio_embedding_size)
     choose_pooled(embedder, IMAGE_KIND, image_embedding_size)
+    failed = Failures(many, len(paths))
     outs = []
     for k, path in enumerate(paths, 1):
         audio_out, image_out = video_output_paths(path, output_dir, suffix)
@@ -411,14 +427,16 @@ def process_video_file(filepath: PathArg, output_dir: Optional[str] = None, suff
             _say(verbose, f"{audio_out} and {image_out} exist, skipping.")
             continue
         _say(verbose, f"Processing {path} ({k}/{len(paths)})")
-        if do_image:
-            arrays = embed_video_file(path, model=embedder, hop_size=hop_size, batch_size=image_batch,
-                                      image_embedding_size=image_embedding_size, audio=False)
-            _save(image_out, {"embedding": arrays["image_embedding"], "timestamps": arrays["image_timestamps"]})
-            _say(verbose, f"Saved {image_out}")
-        if do_audio:
-            arrays = embed_video_file(path, model=embedder, hop_size=hop_size, center=center, batch_size=batch_size,
-                                      audio_embedding_size=audio_embedding_size, image=False)
-            _save(audio_out, {"embedding": arrays["audio_embedding"], "timestamps": arrays["audio_timestamps"]})
-            _say(verbose, f"Saved {audio_out}")
+        with failed.guard(path):
+            if do_image:
+                arrays = embed_video_file(path, model=embedder, hop_size=hop_size, batch_size=image_batch,
+                                          image_embedding_size=image_embedding_size, audio=False)
+                _save(image_out, {"embedding": arrays["image_embedding"], "timestamps": arrays["image_timestamps"]})
+                _say(verbose, f"Saved {image_out}")
+            if do_audio:
+                arrays = embed_video_file(path, model=embedder, hop_size=hop_size, center=center, batch_size=batch_size,
+                                          audio_embedding_size=audio_embedding_size, image=False, exact=exact)
+                _save(audio_out, {"embedding": arrays["audio_embedding"], "timestamps": arrays["audio_timestamps"]})
+                _say(verbose, f"Saved {audio_out}")
+    failed.check(outs)
     return outs if many else outs[0]

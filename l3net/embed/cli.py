@@ -7,9 +7,11 @@ files), by extension. Outputs are named as OpenL3 names them (l3net.embed.api): 
 `<stem>_<suffix>.npz` with --suffix; a video gives `<stem>_audio.npz` and `<stem>_image.npz`.
 Each is written atomically; an existing output is kept and its input skipped unless
 --overwrite. --audio_embedding_size / --image_embedding_size pick the pooled conv features
-(6144 / 8192 at paper size) instead of the model's embedding. A file that cannot be read is
-reported on stderr with its reason and skipped; the others go on, and the exit status is 1 if
-any failed (2 for a usage error: bad flag, unusable model directory, no input found).
+(6144 / 8192 at paper size) instead of the model's embedding. A file that cannot be read (or
+that fails in any other way) is reported on stderr as "<file>: <reason>" and skipped; the
+others go on, the failures are listed again at the end, and the exit status is 1 if any failed
+(2 for a usage error: bad flag, unusable model directory, no input found). Hostile inputs and
+what each gives: README "Hostile inputs", tests/test_hostile_inputs.py.
 """
 
 from __future__ import annotations
@@ -39,11 +41,16 @@ SHARED = cli_flags.uses(
     output_dir=(None, "Where the .npz files go (default: next to each input)."),
     checkpoint=("best", "With a model directory: which checkpoint, best|latest|<step> (best = best validation; "
                         "falls back to latest)."),
+    exact=(False, "Compute every audio window through the whole network (slower; the embeddings of l3net before "
+                 "shared window maps). Default: overlapping windows share their conv maps (README \"Shared "
+                 "window computation\")."),
 )
 flags.DEFINE_bool("center", True, "OpenL3's center=True: centre audio window i on i * hop and pad the end so "
                   "every sample is in a window (else window i starts at i * hop).")
 flags.DEFINE_string("suffix", "", "Output names <stem>_<suffix>.npz (OpenL3's); video: <stem>_audio_<suffix>.npz "
                     "and <stem>_image_<suffix>.npz.")
+flags.DEFINE_bool("bfloat16", False, "With a model directory: compute in bfloat16 (1.7x faster at paper size on "
+                  "CPUs with AVX512-BF16 or AMX, embeddings within cosine 0.9994 of float32; slower elsewhere).")
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs (default: skip inputs whose outputs exist).")
 flags.DEFINE_integer("audio_embedding_size", 0, "0 = the model's audio embedding; its pooled conv features by "
                      "their size (6144 at paper size, OpenL3's default) or the embedding's size.")
@@ -107,9 +114,9 @@ def _processor(kind: str) -> Callable[[str], object]:
     from l3net.embed import api
     from l3net.embed.embedder import get_embedder
 
-    common = {"model": get_embedder(FLAGS.model, FLAGS.checkpoint), "output_dir": FLAGS.output_dir,
+    common = {"model": get_embedder(FLAGS.model, FLAGS.checkpoint, FLAGS.bfloat16), "output_dir": FLAGS.output_dir,
               "suffix": FLAGS.suffix or None, "overwrite": FLAGS.overwrite}
-    timed = {"hop_size": FLAGS.hop, "center": FLAGS.center, "batch_size": FLAGS.batch_size}
+    timed = {"hop_size": FLAGS.hop, "center": FLAGS.center, "batch_size": FLAGS.batch_size, "exact": FLAGS.exact}
     audio_size, image_size = _size(FLAGS.audio_embedding_size), _size(FLAGS.image_embedding_size)
     if kind == "audio":
         return lambda path: api.process_audio_file(path, **common, **timed, embedding_size=audio_size)
@@ -128,14 +135,21 @@ def outputs_of(kind: str, path: str) -> Tuple[str, ...]:
     return (output_path(path, FLAGS.output_dir, FLAGS.suffix or None),)
 
 
-def embed_files(kind: str, paths: List[str]) -> Tuple[int, int]:
-    """Processes every file; returns (failed, skipped)."""
-    from l3net.audio_files import AudioFileError
+def _reason(path: str, error: Exception) -> str:
+    """One line naming the input: "<path>: <reason>" (unexpected errors with their type)."""
+    from l3net.embed.failures import FILE_ERRORS, one_line
 
+    text = one_line(error) if isinstance(error, FILE_ERRORS) else f"error: {type(error).__name__}: {one_line(error)}"
+    return text if text.startswith(f"{path}: ") else f"{path}: {text}"
+
+
+def embed_files(kind: str, paths: List[str]) -> Tuple[List[str], int]:
+    """Processes every file, whatever fails; returns (failures, one line each, skipped)."""
     process = _processor(kind)
     owners: Dict[str, str] = {}
     progress = _Progress(len(paths))
-    failed = skipped = 0
+    failures: List[str] = []
+    skipped = 0
     for done, path in enumerate(paths, 1):
         outs = outputs_of(kind, path)
         try:
@@ -148,11 +162,11 @@ def embed_files(kind: str, paths: List[str]) -> Tuple[int, int]:
                 skipped += 1
             else:
                 process(path)
-        except (AudioFileError, ValueError, OSError) as e:
-            failed += 1
-            sys.stderr.write(("\n" if progress.tty else "") + f"{TOOL}: failed: {str(e).splitlines()[0]}\n")
-        progress.update(done, os.path.basename(path), failed, skipped)
-    return failed, skipped
+        except Exception as e:  # One bad file (or a decoder bug on it) must not stop a 1,000-file run.
+            failures.append(_reason(path, e))
+            sys.stderr.write(("\n" if progress.tty else "") + f"{TOOL}: failed: {failures[-1]}\n")
+        progress.update(done, os.path.basename(path), len(failures), skipped)
+    return failures, skipped
 
 
 def main(argv: List[str]) -> int:
@@ -178,7 +192,7 @@ def main(argv: List[str]) -> int:
     sizes = {AUDIO_KIND: _size(FLAGS.audio_embedding_size), IMAGE_KIND: _size(FLAGS.image_embedding_size)}
     uses = {"audio": (AUDIO_KIND,), "image": (IMAGE_KIND,), "video": (AUDIO_KIND, IMAGE_KIND)}[kind]
     try:
-        embedder = get_embedder(FLAGS.model, FLAGS.checkpoint)
+        embedder = get_embedder(FLAGS.model, FLAGS.checkpoint, FLAGS.bfloat16)
         embedder.require(kind)
         for use in uses:
             try:
@@ -189,11 +203,15 @@ def main(argv: List[str]) -> int:
                 embedder.require(use, pooled=True)
     except ModelDirError as e:
         fail(TOOL, f"--model: {e}")
-    failed, skipped = embed_files(kind, paths)
+    failures, skipped = embed_files(kind, paths)
+    failed = len(failures)
     done = len(paths) - failed - skipped
     print(f"{done} of {len(paths)} files embedded" + (f" into {FLAGS.output_dir}" if FLAGS.output_dir else "")
           + (f"; {skipped} skipped (outputs exist; --overwrite replaces them)" if skipped else "")
           + (f"; {failed} failed" if failed else ""))
+    if failed:  # Again at the end: in a long run the lines above have scrolled away.
+        sys.stderr.write(f"{TOOL}: {failed} of {len(paths)} files failed:\n"
+                         + "".join(f"{TOOL}:   {reason}\n" for reason in failures))
     return 1 if failed else 0
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -25,7 +25,9 @@ import tensorflow as tf
 from l3net.model_dir import ModelDirError
 from l3net.models.config import ModelConfig
 from l3net.serving.export import INFO_NAME
-from l3net.serving.signatures import AUDIO, IMAGE, POOLED_SIGNATURES, SIGNATURE_NAMES, WINDOWS_SIGNATURE
+from l3net.serving.shared_plan import shared_geometry
+from l3net.serving.signatures import (AUDIO, IMAGE, POOLED_SIGNATURES, SEGMENTS_SIGNATURES, SIGNATURE_NAMES,
+                                     WINDOWS_SIGNATURE)
 
 # The SavedModels each `l3net_embed` kind needs.
 USES_FOR_KIND = {"audio": (AUDIO,), "image": (IMAGE,), "video": (AUDIO, IMAGE)}
@@ -42,7 +44,8 @@ class ExportedEmbedder:
 
     Attributes: sample_rate, window, image_size, resize_short_side, audio_dim, image_dim,
     audio_pooled_dim, image_pooled_dim (None if that SavedModel, or its pooled signature, is
-    absent), step (checkpoint step), config (ModelConfig).
+    absent), step (checkpoint step), config (ModelConfig), shared_geometry (None for an export
+    without the "embed_segments" signatures: its audio is then embedded window by window).
     """
 
     def __init__(self, export_dir: str):
@@ -63,6 +66,10 @@ class ExportedEmbedder:
         self.image_pooled_dim = self._pooled_dim(IMAGE)
         self._functions: Dict[Any, Any] = {}
         self._loaded: Dict[str, Any] = {}
+        # Exports written before shared window maps lack the segment signatures: exact windows then.
+        audio_signatures = (self._info[AUDIO] or {}).get("signatures", [])
+        self.shared_geometry = (shared_geometry(self.config) if SEGMENTS_SIGNATURES[False] in audio_signatures
+                                else None)
 
     def _pooled_dim(self, use: str):
         size = (self._info[use] or {}).get("pooled_embedding_size")
@@ -83,15 +90,15 @@ class ExportedEmbedder:
         for use in USES_FOR_KIND[kind]:
             self._function(use, pooled)
 
-    def _function(self, use: str, pooled: bool = False):
-        key = (use, pooled)
+    def _function(self, use: str, pooled: bool = False, name: Optional[str] = None):
+        key = (use, pooled, name)
         if key not in self._functions:
             path = os.path.join(self.export_dir, use)
             if self._info[use] is None:
                 raise ModelDirError(f"{path}: missing; re-run `l3net_export` to write it")
             if use not in self._loaded:
                 self._loaded[use] = tf.saved_model.load(path)
-            name = POOLED_SIGNATURES[use] if pooled else _SIGNATURE[use]
+            name = name or (POOLED_SIGNATURES[use] if pooled else _SIGNATURE[use])
             signatures = self._loaded[use].signatures
             if name not in signatures:
                 raise ModelDirError(f"{path}: has no {name!r} signature (an older export); re-run `l3net_export`")
@@ -102,6 +109,12 @@ class ExportedEmbedder:
         """float32 [K, window] -> float32 [K, audio_dim] (or [K, audio_pooled_dim])."""
         fn = self._function(AUDIO, pooled)
         return fn(windows=tf.convert_to_tensor(windows, tf.float32))["embeddings"].numpy()
+
+    def embed_segments(self, segments: np.ndarray, columns: np.ndarray, pooled: bool = False) -> np.ndarray:
+        """float32 [B, L] segments, int32 [n] window columns -> [B, n, D] ("embed_segments" signatures)."""
+        fn = self._function(AUDIO, pooled, SEGMENTS_SIGNATURES[bool(pooled)])
+        return fn(segments=tf.convert_to_tensor(segments, tf.float32),
+                  columns=tf.convert_to_tensor(columns, tf.int32))["embeddings"].numpy()
 
     def embed_images(self, images: np.ndarray, pooled: bool = False) -> np.ndarray:
         """uint8 [K, H, W, 3] (one size) -> float32 [K, image_dim] (or pooled; resize + centre crop inside)."""

@@ -102,7 +102,7 @@ def _window_samples(cfg, window_s: Optional[float], hop_s: float) -> tuple:
 def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str, *,
               classifier: str = "linear_svm", window_s: Optional[float] = None, hop_s: float = 0.5,
               batch_size: int = 64, cache_dir: Optional[str] = None, seed: int = 0,
-              log: Callable[[str], None] = print) -> Dict[str, object]:
+              exact: bool = True, log: Callable[[str], None] = print) -> Dict[str, object]:
     """Runs the probe and writes probe.json + confusion_matrix.png into `output_dir`.
 
     Args:
@@ -112,6 +112,9 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
       window_s: window length (must be the model's input length; None = that length).
       hop_s: seconds between window starts.
       cache_dir: where feature caches live (default `<output_dir>/feature_cache`).
+      exact: every window through the whole tower (default); False: overlapping windows share
+        conv maps (l3net.evaluation.probe_features; faster, but not the default: on random-init
+        baselines it changes accuracy by several points, README "Shared window computation").
       log: receives progress and result lines.
 
     Returns the report written to probe.json. Raises SoundDatasetError, AudioFileError,
@@ -119,7 +122,7 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
     """
     from l3net.evaluation.confusion_figure import plot_confusion
     from l3net.evaluation.linear_probe import CLASSIFIERS, cross_validate
-    from l3net.evaluation.probe_features import cache_key, extract_features, extract_or_load, pooled_feature_fn
+    from l3net.evaluation.probe_features import cache_key, extract_features, extract_or_load, window_features
     from l3net.evaluation.sound_datasets import READERS
 
     if task not in READERS:
@@ -131,8 +134,9 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
     cfg = probe_model.config
     window, hop = _window_samples(cfg, window_s, hop_s)
     dataset = READERS[task](data_dir)
-    feature_fn, dim, grid = pooled_feature_fn(probe_model.model)
-    key = cache_key(probe_model.identity, dataset.paths, sample_rate=cfg.sample_rate, window=window, hop=hop)
+    features_of, dim, grid = window_features(probe_model.model, cfg, window, hop, exact)
+    key = cache_key(probe_model.identity, dataset.paths, sample_rate=cfg.sample_rate, window=window, hop=hop,
+                    exact=exact)
     cache_path = os.path.join(cache_dir or os.path.join(output_dir, CACHE_SUBDIR), f"{task}_{key[:20]}.npz")
     title = TASK_TITLES[task]
 
@@ -141,10 +145,10 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
             log(f"  features: {done}/{total} clips")
 
     def compute():
-        log(f"extracting {dim}-d features ({grid[0]}x{grid[1]} grid) of {len(dataset.paths)} {title} clips "
-            f"with {probe_model.description}")
-        return extract_features(dataset.paths, feature_fn, sample_rate=cfg.sample_rate, window=window, hop=hop,
-                                batch_size=batch_size, progress=progress)
+        log(f"extracting {dim}-d features ({grid[0]}x{grid[1]} grid, {'exact' if exact else 'shared'} windows) of "
+            f"{len(dataset.paths)} {title} clips with {probe_model.description}")
+        return extract_features(dataset.paths, features_of, sample_rate=cfg.sample_rate, batch_size=batch_size,
+                                progress=progress)
 
     features, clip_index, cache_hit, feature_seconds = extract_or_load(cache_path, key, compute)
     if cache_hit:
@@ -160,7 +164,7 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
         "checkpoint_step": probe_model.step, "checkpoint": probe_model.identity.get("checkpoint"),
         "classifier": classifier,
         "window_seconds": window / cfg.sample_rate, "hop_seconds": hop / cfg.sample_rate,
-        "sample_rate": cfg.sample_rate, "feature_dim": dim, "pool_grid": list(grid),
+        "sample_rate": cfg.sample_rate, "feature_dim": dim, "pool_grid": list(grid), "exact_windows": exact,
         "num_clips": len(dataset.paths), "num_windows": int(len(clip_index)), "class_names": dataset.class_names,
         "fold_sizes": [int(len(test)) for _, test in dataset.folds],
         "feature_cache": os.path.abspath(cache_path), "feature_cache_hit": cache_hit,
@@ -223,7 +227,7 @@ def run_probe_evaluation(task: str, model_dir: str, data_dir: str, output_dir: O
                          checkpoint: Union[str, int, None] = "best", model_config: Optional[str] = None,
                          classifier: str = "linear_svm", window_s: Optional[float] = None, hop_s: float = 0.5,
                          batch_size: int = 64, cache_dir: Optional[str] = None, seed: int = 0,
-                         log: Callable[[str], None] = print) -> Dict[str, object]:
+                         exact: bool = True, log: Callable[[str], None] = print) -> Dict[str, object]:
     """`l3net_probe <task>` as a library function: model directory (or 'random') + benchmark -> probe.json.
 
     The benchmark folder is checked before the model is built, so a bad layout fails in a second.
@@ -239,4 +243,4 @@ def run_probe_evaluation(task: str, model_dir: str, data_dir: str, output_dir: O
     probe_model = load_probe_model(model_dir, model_config=model_config, seed=seed, checkpoint=checkpoint)
     return run_probe(task, data_dir, probe_model, output_dir or default_output_dir(task, model_dir, model_config),
                      classifier=classifier, window_s=window_s, hop_s=hop_s, batch_size=batch_size,
-                     cache_dir=cache_dir, seed=seed, log=log)
+                     cache_dir=cache_dir, seed=seed, exact=exact, log=log)

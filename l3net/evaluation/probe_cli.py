@@ -52,6 +52,9 @@ SHARED = cli_flags.uses(
     seed=(0, "Seed of the classifier and of the random-init weights."),
     checkpoint=("best", "Which checkpoint of --model_dir: best|latest|<step> (best = best validation; falls back "
                         "to latest)."),
+    exact=(True, "Every window through the whole tower (default). --noexact: overlapping windows share conv maps "
+                 "(faster; on a trained model within half a point of exact, but a random-init baseline loses up to "
+                 "5 points, README \"Shared window computation\")."),
 )
 flags.DEFINE_string("model_config", None, "With --model_dir random: a model_config.json or a model directory "
                     "whose architecture is initialised randomly.")
@@ -84,7 +87,7 @@ def main(argv: List[str]) -> int:
         probe.run_probe_evaluation(task, FLAGS.model_dir, FLAGS.data_dir, output_dir, checkpoint=FLAGS.checkpoint,
                                    model_config=FLAGS.model_config, classifier=FLAGS.classifier,
                                    window_s=FLAGS.window, hop_s=FLAGS.hop, batch_size=FLAGS.batch_size,
-                                   cache_dir=FLAGS.cache_dir, seed=FLAGS.seed)
+                                   cache_dir=FLAGS.cache_dir, seed=FLAGS.seed, exact=FLAGS.exact)
     except (sound_datasets.SoundDatasetError, AudioFileError, ModelDirError, probe.ProbeError) as e:
         _fail(str(e))
     print(f"wrote {os.path.join(output_dir, probe.PROBE_JSON)} and {os.path.join(output_dir, probe.CONFUSION_PNG)}")

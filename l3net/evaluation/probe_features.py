@@ -2,16 +2,18 @@
 
 L3-Net (ICCV 2017, sec. 4.2) takes the audio tower's last conv block *before* its final pooling
 (conv4_2: [32, 24, 512] at 48 kHz / 257 bins / 199 frames) and max-pools it to 4 x 3 x 512 = 6144
-values, i.e. over 8 x 8 cells. The pooled grid follows the model: `pool_grid` splits the
-[F', T'] map into ceil(F'/8) x ceil(T'/8) cells (4 x 3 at paper size; 1 x 3 for the 32-mel CPU
-demo's [4, 24]), each max-pooled, so a cell always covers about what a paper cell covers.
+values, i.e. over 8 x 8 cells. The pooled grid follows the model (l3net.serving.pooled.pool_grid:
+ceil(F'/8) x ceil(T'/8) cells, 4 x 3 at paper size; 1 x 3 for the 32-mel CPU demo's [4, 24]).
 
 A clip is cut into windows of the model's input length every `hop` samples, only windows that fit
 in the clip (`l3net.serving.windows`, layout "inside"; a clip shorter than a window gives one
-zero-padded window); the probe averages the classifier's window scores per clip.
-Windows of many clips are batched into one model call, audio files are decoded by a thread pool
-ahead of the model, and features are stored as float16 (post-ReLU activations; halves the cache
-and memory of a 6144-d ESC-50 run).
+zero-padded window); the probe averages the classifier's window scores per clip. Every window
+runs through the tower (`exact`, the probe's default), or, where windows overlap (hop < window),
+they share one conv map per clip (l3net.serving.shared_audio; README "Shared window computation":
+on a trained model within half a point of exact, but not on random-init baselines, whose
+features lean on the zero padding at window edges). Clips of one length are batched into one
+model call, audio files are decoded by a thread pool ahead of the model, and features are
+stored as float16 (post-ReLU activations; halves the cache and memory of a 6144-d ESC-50 run).
 
 Cache: features depend only on the model weights, the feature rule, the audio files and the
 windowing, so the cache key hashes exactly those (`cache_key`); `extract_or_load` writes one .npz
@@ -23,32 +25,25 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
-import math
 import os
 import time
 import zipfile
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from l3net.atomic_files import atomic_path
 from l3net.audio_files import read_audio
 from l3net.embed.audio_windows import iter_windows
+from l3net.embed.shared_stream import iter_segments
+from l3net.serving import shared_plan
+from l3net.serving.pooled import cell_edges, pool_grid
 
 # Bump when the feature rule (layer, pooling, windowing) changes: old caches stop matching.
-FEATURE_VERSION = 1
-PAPER_CELL = 8  # max-pool cell of the paper's 32 x 24 -> 4 x 3
+FEATURE_VERSION = 2
 READ_THREADS = 2
-
-
-def pool_grid(height: int, width: int, cell: int = PAPER_CELL) -> Tuple[int, int]:
-    """Cells of the pooled grid for a [height, width] conv map: (ceil(h / cell), ceil(w / cell))."""
-    return max(1, math.ceil(height / cell)), max(1, math.ceil(width / cell))
-
-
-def _edges(size: int, cells: int) -> List[Tuple[int, int]]:
-    """[start, end) of `cells` near-equal, non-empty, covering ranges of `size` positions."""
-    return [(i * size // cells, (i + 1) * size // cells) for i in range(cells)]
+INSIDE = "inside"
+ClipFeatures = Callable[[Iterable[np.ndarray], int], Iterator[np.ndarray]]
 
 
 def pooled_feature_fn(model) -> Tuple[Callable, int, Tuple[int, int]]:
@@ -64,7 +59,7 @@ def pooled_feature_fn(model) -> Tuple[Callable, int, Tuple[int, int]]:
     conv = audio_conv_feature_model(model)
     _, height, width, channels = conv.output.shape
     rows, cols = pool_grid(height, width)
-    row_edges, col_edges = _edges(height, rows), _edges(width, cols)
+    row_edges, col_edges = cell_edges(height, rows), cell_edges(width, cols)
 
     @tf.function(reduce_retracing=True)
     def features(waveforms: tf.Tensor) -> tf.Tensor:
@@ -75,15 +70,90 @@ def pooled_feature_fn(model) -> Tuple[Callable, int, Tuple[int, int]]:
     return features, rows * cols * channels, (rows, cols)
 
 
+def _split(features: np.ndarray, sizes: List[int]) -> Iterator[np.ndarray]:
+    yield from np.split(features, np.cumsum(sizes)[:-1])
+
+
+def _exact_clip_features(fn: Callable, window: int, hop: int) -> ClipFeatures:
+    """Clips -> per-clip features, every "inside" window through the tower, windows of several clips per call."""
+    def run(clips: Iterable[np.ndarray], batch_size: int) -> Iterator[np.ndarray]:
+        pending: List[np.ndarray] = []
+
+        def flush() -> Iterator[np.ndarray]:
+            batch = np.concatenate(pending)
+            out = np.concatenate([fn(batch[s:s + batch_size]).numpy() for s in range(0, len(batch), batch_size)])
+            yield from _split(out, [len(w) for w in pending])
+
+        for audio in clips:
+            pending.append(np.stack(list(iter_windows([audio], window, hop, layout=INSIDE))))
+            if sum(len(w) for w in pending) >= batch_size:
+                yield from flush()
+                pending = []
+        if pending:
+            yield from flush()
+
+    return run
+
+
+def _shared_clip_features(model, cfg, window: int, hop: int, exact_fn: Callable) -> ClipFeatures:
+    """Clips -> per-clip features from shared conv maps; one-segment clips of one length share a call."""
+    import tensorflow as tf
+
+    from l3net.serving.shared_audio import SharedAudioNetwork
+
+    net = SharedAudioNetwork(model, cfg)
+    fn = tf.function(lambda s, c: net.embed(s, c, pooled=True), reduce_retracing=True,
+                     input_signature=[tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32)])
+    group = max(1, shared_plan.segment_windows(hop, cfg.sample_rate))
+
+    def run(clips: Iterable[np.ndarray], batch_size: int) -> Iterator[np.ndarray]:
+        pending: List[Tuple[np.ndarray, np.ndarray]] = []
+
+        def flush() -> Iterator[np.ndarray]:
+            yield from fn(np.stack([seg for seg, _ in pending]), pending[0][1]).numpy()
+
+        def one(seg: np.ndarray, cols: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+            if shared_plan.segment_is_cheaper(net.geometry, len(cols), int(cols[0]), int(cols[-1])):
+                return fn(seg[None], cols).numpy()[0]
+            return exact_fn(np.stack([seg[o:o + window] for o in offsets])).numpy()
+
+        for audio in clips:
+            segments = list(iter_segments([audio], net.geometry, window, hop, INSIDE, group))
+            seg, cols, offsets = segments[0]
+            batchable = len(segments) == 1 and shared_plan.segment_is_cheaper(
+                net.geometry, len(cols), int(cols[0]), int(cols[-1]))
+            same = pending and batchable and seg.shape == pending[0][0].shape and np.array_equal(cols, pending[0][1])
+            if pending and (not same or len(pending) * len(pending[0][1]) >= batch_size):
+                yield from flush()
+                pending = []
+            if batchable:
+                pending.append((seg, cols))
+            else:
+                yield np.concatenate([one(*segment) for segment in segments])
+        if pending:
+            yield from flush()
+
+    return run
+
+
+def window_features(model, cfg, window: int, hop: int, exact: bool = True
+                    ) -> Tuple[ClipFeatures, int, Tuple[int, int]]:
+    """(clip_features, feature_dim, grid) for `extract_features`: shared maps unless `exact` or hop >= window."""
+    fn, dim, grid = pooled_feature_fn(model)
+    if shared_plan.shares_work(hop, window, exact):
+        return _shared_clip_features(model, cfg, window, hop, fn), dim, grid
+    return _exact_clip_features(fn, window, hop), dim, grid
+
+
 def cache_key(model_identity: Dict[str, object], paths: Sequence[str], *, sample_rate: int, window: int,
-              hop: int) -> str:
+              hop: int, exact: bool = True) -> str:
     """sha256 of what the features depend on: model identity, files (path, size, mtime), windowing."""
     files = []
     for path in paths:
         stat = os.stat(path)
         files.append([os.path.abspath(path), stat.st_size, stat.st_mtime_ns])
     payload = {"version": FEATURE_VERSION, "model": model_identity, "files": files,
-               "sample_rate": sample_rate, "window": window, "hop": hop}
+               "sample_rate": sample_rate, "window": window, "hop": hop, "exact": exact}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -98,10 +168,9 @@ def _read_ahead(paths: Sequence[str], sample_rate: int) -> Iterator[np.ndarray]:
             yield pending.pop(0).result()
 
 
-def extract_features(paths: Sequence[str], feature_fn: Callable, *, sample_rate: int, window: int, hop: int,
-                     batch_size: int = 64,
+def extract_features(paths: Sequence[str], clip_features: ClipFeatures, *, sample_rate: int, batch_size: int = 64,
                      progress: Optional[Callable[[int, int], None]] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Features of every window of every clip.
+    """Features of every window of every clip (`clip_features` from `window_features`).
 
     Returns:
       features float16 [W_total, D], clip_index int32 [W_total] (which clip each window is from,
@@ -109,30 +178,11 @@ def extract_features(paths: Sequence[str], feature_fn: Callable, *, sample_rate:
     """
     out: List[np.ndarray] = []
     owners: List[np.ndarray] = []
-    pending: List[np.ndarray] = []
-    pending_count = 0
-
-    def flush(final: bool) -> None:
-        # Full batches only (one traced shape); the remainder waits for the next clips.
-        nonlocal pending, pending_count
-        batch = np.concatenate(pending)
-        end = len(batch) if final else len(batch) - len(batch) % batch_size
-        for start in range(0, end, batch_size):
-            out.append(feature_fn(batch[start:min(start + batch_size, end)]).numpy().astype(np.float16))
-        pending = [batch[end:]]
-        pending_count = len(batch) - end
-
-    for i, audio in enumerate(_read_ahead(paths, sample_rate)):
-        windows = np.stack(list(iter_windows([audio], window, hop, layout="inside")))
-        pending.append(windows)
-        owners.append(np.full(len(windows), i, np.int32))
-        pending_count += len(windows)
-        if pending_count >= batch_size:
-            flush(final=False)
+    for i, features in enumerate(clip_features(_read_ahead(paths, sample_rate), batch_size)):
+        out.append(features.astype(np.float16))
+        owners.append(np.full(len(features), i, np.int32))
         if progress is not None:
             progress(i + 1, len(paths))
-    if pending_count:
-        flush(final=True)
     if not out:
         raise ValueError("extract_features: no clips")
     return np.concatenate(out), np.concatenate(owners)

@@ -113,6 +113,16 @@ class AudioFrontend(keras.layers.Layer):
                 initializer=lambda shape, dtype=None: tf.constant(init, dtype=dtype or tf.float32))
 
     def call(self, waveform: tf.Tensor) -> tf.Tensor:
+        return self.spectrogram(waveform, self.geometry.pad_end)
+
+    def spectrogram(self, waveform: tf.Tensor, pad_end: bool = False) -> tf.Tensor:
+        """float32 [B, N] (any N >= one frame) -> [B, num_bins, frames, 1], frames as the geometry's rule.
+
+        The layer's own call uses the geometry's `pad_end` on its fixed-length input. The shared
+        window computation (l3net.serving.shared_audio) calls this on a longer stretch of audio
+        with pad_end=False, so that every frame is made of real samples: frame k of the stretch
+        then equals frame k - j of a window starting j frame hops later.
+        """
         g = self.geometry
         waveform = tf.cast(waveform, tf.float32)
         if g.kind == "learned":
@@ -124,7 +134,7 @@ class AudioFrontend(keras.layers.Layer):
             stft = tf.signal.stft(
                 waveform, frame_length=g.window, frame_step=g.hop, fft_length=g.fft_length,
                 window_fn=lambda length, dtype: self._window,
-                pad_end=g.pad_end)                                           # [B, T, fft/2+1]
+                pad_end=pad_end)                                           # [B, T, fft/2+1]
             magnitude = tf.abs(stft)
             if g.kind == "mel":
                 magnitude = tf.tensordot(magnitude, self._mel_weights, axes=1)  # [B, T, N]

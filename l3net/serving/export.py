@@ -1,8 +1,9 @@
 """`export_model`: a model directory -> one SavedModel per use, loadable without l3net.
 
 Layout of `<export_dir>/`:
-  audio_embedding/   SavedModel, signatures "embed_audio", "embed_windows" and
-                     "embed_windows_pooled" (see l3net.serving.signatures)
+  audio_embedding/   SavedModel, signatures "embed_audio" (shared conv maps of overlapping
+                     windows), "embed_audio_exact", "embed_windows", "embed_windows_pooled",
+                     "embed_segments" and "embed_segments_pooled" (see l3net.serving.signatures)
   image_embedding/   SavedModel, signatures "embed_images" and "embed_images_pooled"
   avc/               SavedModel, signature "correspondence"
 Each also holds `l3net_export.json`: the model config, checkpoint step, resize_short_side,

@@ -25,7 +25,7 @@ def pool_grid(height: int, width: int, cell: int = PAPER_CELL) -> Tuple[int, int
     return max(1, math.ceil(height / cell)), max(1, math.ceil(width / cell))
 
 
-def _edges(size: int, cells: int) -> List[Tuple[int, int]]:
+def cell_edges(size: int, cells: int) -> List[Tuple[int, int]]:
     """[start, end) of `cells` near-equal, non-empty ranges covering `size` positions."""
     return [(i * size // cells, (i + 1) * size // cells) for i in range(cells)]
 
@@ -43,7 +43,7 @@ def pool_features(fmap: tf.Tensor) -> tf.Tensor:
     rows, cols = pool_grid(height, width)
     fmap = tf.cast(fmap, tf.float32)
     cells = [tf.reduce_max(fmap[:, r0:r1, c0:c1, :], axis=[1, 2])
-             for r0, r1 in _edges(height, rows) for c0, c1 in _edges(width, cols)]
+             for r0, r1 in cell_edges(height, rows) for c0, c1 in cell_edges(width, cols)]
     return tf.concat(cells, axis=-1)
 
 

@@ -14,6 +14,16 @@ audio_embedding/  signature "embed_audio":
                                               "center" = OpenL3's center=True: window i is
                                               centred on i * hop, OpenL3's window count)
      timestamps  float32 [windows]            window centres in seconds (i * hop_seconds)
+     Where windows overlap (hop < window) they come from shared conv maps
+     (l3net.serving.shared_audio: ~window/hop times less work, not bit-identical; README
+     "Shared window computation"); otherwise each window runs through the whole network.
+audio_embedding/  signature "embed_audio_exact": the same inputs and outputs, every window
+  through the whole network (the embeddings of l3net releases before shared maps).
+audio_embedding/  signatures "embed_segments" / "embed_segments_pooled" (the streaming Python
+  API's shared path, l3net.embed.shared_stream, for an export):
+  segments  float32 [batch, L]  stretches of audio at the model's rate (shared_plan.segment_samples)
+  columns   int32 [n]           where each window's slice starts in the segment's map
+  -> embeddings  float32 [batch, n, D] (or P)
 audio_embedding/  signature "embed_windows" (streaming: the caller resamples to the model's rate
   and cuts the windows itself, so a long recording never has to be one tensor):
   windows      float32 [batch, window_samples]  window_samples = model_config's sample_rate *
@@ -42,7 +52,7 @@ P: 6144 (audio) and 8192 (image) at paper size, whichever the network (l3net.ser
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import keras
 import tensorflow as tf
@@ -51,11 +61,15 @@ from l3net.models.config import ModelConfig
 from l3net.serving import images as images_lib
 from l3net.serving import pooled as pooled_lib
 from l3net.serving import resample as resample_lib
+from l3net.serving import shared_audio
 from l3net.serving import windows as windows_lib
+from l3net.serving.shared_audio import SharedAudioNetwork
 
 AUDIO, IMAGE, AVC = "audio_embedding", "image_embedding", "avc"
 SIGNATURE_NAMES = {AUDIO: "embed_audio", IMAGE: "embed_images", AVC: "correspondence"}
 WINDOWS_SIGNATURE = "embed_windows"
+EXACT_SIGNATURE = "embed_audio_exact"
+SEGMENTS_SIGNATURES = {False: "embed_segments", True: "embed_segments_pooled"}
 POOLED_SIGNATURES = {AUDIO: "embed_windows_pooled", IMAGE: "embed_images_pooled"}
 # Windows sent through the audio tower at once inside embed_audio (bounds activation memory).
 AUDIO_CHUNK = 32
@@ -83,21 +97,41 @@ def embed_in_chunks(audio_model: keras.Model, windows: tf.Tensor, chunk: int = A
     return tf.reshape(out, [-1, width])[:count]
 
 
-def audio_function(audio_model: keras.Model, cfg: ModelConfig) -> Tuple[Callable, List[tf.TensorSpec]]:
+def _embed_exact(audio_model: keras.Model, x: tf.Tensor, window: int, hop: tf.Tensor) -> tf.Tensor:
+    """[B, N] at the model's rate -> [B, n, D]: every "center" window through the whole network."""
+    frames = windows_lib.frame_windows(x, window, hop)  # [B, n, window]
+    batch, count = tf.shape(frames)[0], tf.shape(frames)[1]
+    emb = embed_in_chunks(audio_model, tf.reshape(frames, [-1, window]))
+    return tf.reshape(emb, tf.stack([batch, count, tf.shape(emb)[-1]]))
+
+
+def audio_function(audio_model: keras.Model, cfg: ModelConfig, shared: Optional[SharedAudioNetwork] = None
+                   ) -> Tuple[Callable, List[tf.TensorSpec]]:
+    """embed_audio (with `shared`: shared maps where windows overlap) or embed_audio_exact."""
     window = cfg.num_audio_samples
 
     def embed_audio(waveform, sample_rate, hop_seconds):
         tf.debugging.assert_positive(hop_seconds, message="hop_seconds must be > 0")
         x = resample_lib.resample(waveform, _check_rate(sample_rate), cfg.sample_rate)
         hop = windows_lib.hop_samples_tensor(hop_seconds, cfg.sample_rate)
-        frames = windows_lib.frame_windows(x, window, hop)  # [B, n, window]
-        batch, count = tf.shape(frames)[0], tf.shape(frames)[1]
-        emb = embed_in_chunks(audio_model, tf.reshape(frames, [-1, window]))
-        emb = tf.reshape(emb, tf.stack([batch, count, tf.shape(emb)[-1]]))
-        stamps = tf.cast(tf.range(count), tf.float32) * hop_seconds
+        if shared is None:
+            emb = _embed_exact(audio_model, x, window, hop)
+        else:
+            emb = tf.cond(hop < window, lambda: shared_audio.embed_waveform_shared(shared, x, hop),
+                          lambda: _embed_exact(audio_model, x, window, hop))
+        stamps = tf.cast(tf.range(tf.shape(emb)[1]), tf.float32) * hop_seconds
         return {"embeddings": emb, "timestamps": stamps}
 
     return embed_audio, [_WAVEFORM, _RATE, _HOP]
+
+
+def segments_function(shared: SharedAudioNetwork, pooled: bool) -> Tuple[Callable, List[tf.TensorSpec]]:
+    """embed_segments(_pooled): the streaming API's shared computation (l3net.embed.shared_stream)."""
+    def embed_segments(segments, columns):
+        return {"embeddings": shared.embed(segments, columns, pooled)}
+
+    return embed_segments, [tf.TensorSpec([None, None], tf.float32, name="segments"),
+                            tf.TensorSpec([None], tf.int32, name="columns")]
 
 
 def windows_function(audio_model: keras.Model, cfg: ModelConfig) -> Tuple[Callable, List[tf.TensorSpec]]:
@@ -158,9 +192,13 @@ def all_functions(model: keras.Model, cfg: ModelConfig, resize: int) -> Dict[str
     from l3net.models import embedding_models
 
     image_model, audio_model = embedding_models(model)
-    return {AUDIO: [(SIGNATURE_NAMES[AUDIO], *audio_function(audio_model, cfg)),
+    shared = SharedAudioNetwork(model, cfg)
+    return {AUDIO: [(SIGNATURE_NAMES[AUDIO], *audio_function(audio_model, cfg, shared)),
+                    (EXACT_SIGNATURE, *audio_function(audio_model, cfg)),
                     (WINDOWS_SIGNATURE, *windows_function(audio_model, cfg)),
-                    (POOLED_SIGNATURES[AUDIO], *windows_pooled_function(model, cfg))],
+                    (POOLED_SIGNATURES[AUDIO], *windows_pooled_function(model, cfg)),
+                    (SEGMENTS_SIGNATURES[False], *segments_function(shared, False)),
+                    (SEGMENTS_SIGNATURES[True], *segments_function(shared, True))],
             IMAGE: [(SIGNATURE_NAMES[IMAGE], *image_function(image_model, cfg, resize)),
                     (POOLED_SIGNATURES[IMAGE], *images_pooled_function(model, cfg, resize))],
             AVC: [(SIGNATURE_NAMES[AVC], *avc_function(model, cfg, resize))]}
