@@ -58,6 +58,26 @@ def fake_video(video: int, *, split: str = "train", num_frames: int = 20, fps: f
         audio_padded=audio_seconds * sample_rate < num_samples)
 
 
+# Colours of the learnable classes of `class_video`.
+CLASS_COLOURS = np.array([[220, 40, 40], [40, 220, 40], [40, 40, 220], [220, 220, 40]], np.uint8)
+
+
+def class_video(index: int, split: str, cls: int, *, sample_rate: int = 8000, fps: float = 8.0) -> schema.VideoRecord:
+    """A 1.5 s video of class `cls` that a tiny network can learn: a square of the class's colour
+    at a random place in each of its 12 frames, and a tone of the class's pitch plus noise."""
+    rng = np.random.default_rng(index)
+    frames = []
+    for _ in range(12):
+        image = np.full((40, 60, 3), 90, np.uint8)
+        y, x = rng.integers(0, 20), rng.integers(0, 40)
+        image[y:y + 20, x:x + 20] = CLASS_COLOURS[cls]
+        frames.append(tf.io.encode_jpeg(image).numpy())
+    t = np.arange(int(1.5 * sample_rate)) / sample_rate
+    audio = 0.3 * np.sin(2 * np.pi * (300 + 400 * cls) * t) + 0.05 * rng.standard_normal(t.size)
+    return schema.VideoRecord(f"v{index:03d}", f"v{index:03d}.mp4", split, [f"class{cls}"], fps, frames,
+                              sample_rate, (audio * 32767).astype(np.int16), 1.5)
+
+
 def write_dataset(data_dir: str, records: Sequence[schema.VideoRecord], *, sample_rate: int, fps: float,
                   short_side: int, shards_per_split: int = 2) -> schema.DatasetInfo:
     """Writes records round-robin into shards per split, then dataset.json (as the converter does)."""

@@ -319,3 +319,69 @@ def test_colour_jitter_and_gain_match_numpy():
     np.testing.assert_allclose(audio, samples / 32768.0 * 1.05, rtol=1e-5)
     loud = np.full(64, 32000, "<i2")
     np.testing.assert_array_equal(augmentation.decode_audio(tf.constant(loud.tobytes()), 64, tf.constant(1.1)), 1.0)
+
+
+def test_shares_label_reads_semicolon_joined_labels():
+    from l3net.data.pair_sampling import shares_label
+
+    got = shares_label(tf.constant(["a;x", "a", "b", "", "c;x"])).numpy()
+    want = np.array([[1, 1, 0, 0, 1],
+                     [1, 1, 0, 0, 0],
+                     [0, 0, 1, 0, 0],
+                     [0, 0, 0, 0, 0],   # no labels: shares nothing, not even with itself
+                     [1, 0, 0, 0, 1]], bool)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("label_disjoint", [False, True])
+def test_label_disjoint_negatives_never_pair_videos_of_a_shared_label(label_disjoint):
+    from l3net.data.pair_sampling import pair_window
+
+    labels = ["dog", "dog;bark", "cat", "", "cat;dog", "car", "car", "bird"]
+    k, p = len(labels), 16
+    draws = {"video_id": tf.constant([f"v{i}" for i in range(k)]), "video_index": tf.range(k, dtype=tf.int64),
+             "labels": tf.constant(labels), "has_frames": tf.ones([k], tf.bool),
+             "positive": tf.constant(np.arange(k * p).reshape(k, p) % 2 == 0),
+             "jpeg": tf.constant([[f"v{i}" for _ in range(p)] for i in range(k)]),
+             "audio": tf.constant([[f"v{i}" for _ in range(p)] for i in range(k)]),
+             "frame_time": tf.zeros([k, p]), "audio_start": tf.zeros([k, p])}
+    sharing = 0
+    for seed in range(5):
+        pairs = pair_window(draws, seed=seed, with_metadata=True, label_disjoint=label_disjoint)
+        for frame, audio, positive in zip(pairs["frame_labels"].numpy(), pairs["audio_labels"].numpy(),
+                                          pairs["label"].numpy()):
+            shared = set(filter(None, frame.decode().split(";"))) & set(filter(None, audio.decode().split(";")))
+            if not positive:
+                sharing += bool(shared)
+        negatives = int((pairs["label"].numpy() == 0).sum())
+        assert negatives == k * p // 2  # every video has a label-disjoint partner here: none dropped
+    assert (sharing == 0) if label_disjoint else (sharing > 0)
+
+
+def test_label_disjoint_negatives_with_batch_negatives_is_refused():
+    from l3net.tasks.avc import data_config_from_settings
+    from l3net.tasks.base import SettingsError
+
+    settings = dict(batch_size=8, pairs_per_video=2, video_shuffle_buffer=4, example_shuffle_buffer=4,
+                    resize_short_side=0, hue_jitter=0.0, spectral_tilt=0.0, gain_db=0.0, augment=False,
+                    label_disjoint_negatives=True, batch_negatives=True)
+    with pytest.raises(SettingsError, match="label_disjoint_negatives"):
+        data_config_from_settings(settings, ModelConfig(image_size=32, sample_rate=RATE))
+    settings["batch_negatives"] = False
+    assert data_config_from_settings(settings, ModelConfig(image_size=32, sample_rate=RATE)).label_disjoint_negatives
+
+
+def test_label_disjoint_option_reaches_training_pairs_only(tmp_path):
+    records = [rf.fake_video(v, num_frames=20, audio_seconds=2.0, fps=FPS, sample_rate=RATE, labels=[f"k{v % 3}"])
+               for v in range(9)]
+    rf.write_dataset(str(tmp_path), records, sample_rate=RATE, fps=FPS, short_side=40)
+    disjoint = _config(label_disjoint_negatives=True)
+    train = _pairs(avc_dataset(str(tmp_path), "train", disjoint, training=True, seed=2, with_metadata=True), 8)
+    negatives = [p for p in train if p["label"] == 0]
+    assert len(negatives) > 50
+    assert all(p["frame_labels"] != p["audio_labels"] for p in negatives)
+    plain = _pairs(avc_dataset(str(tmp_path), "train", _config(), training=True, seed=2, with_metadata=True), 8)
+    assert any(p["frame_labels"] == p["audio_labels"] for p in plain if p["label"] == 0)
+    evaluation = [_pairs(avc_dataset(str(tmp_path), "train", c, training=False, seed=2, with_metadata=True))
+                  for c in (disjoint, _config())]
+    assert [p["audio_video_id"] for p in evaluation[0]] == [p["audio_video_id"] for p in evaluation[1]]

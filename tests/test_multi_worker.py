@@ -41,7 +41,6 @@ from l3net.train import main as train_main
 
 RATE = 8000
 FPS = 8.0
-COLOURS = np.array([[220, 40, 40], [40, 220, 40], [40, 40, 220], [220, 220, 40]], np.uint8)
 TRAIN_BIN = os.path.join(os.path.dirname(sys.executable), "l3net_train")
 TINY_FLAGS = ["--image_size=32", "--resize_short_side=36", "--vision_widths=8,16", "--audio_widths=8,16",
               "--frontend=mel32", "--batchnorm_momentum=0.8", f"--sample_rate={RATE}", "--batch_size=16",
@@ -55,18 +54,7 @@ CHANCE_LOSS = float(np.log(2.0))
 def _video(index: int, split: str) -> schema.VideoRecord:
     # Shards take every 4th video (rf.write_dataset): classes change every 4 videos so that each
     # shard, and so each worker, holds every class (as the converter's hash order gives).
-    cls = (index // 4) % len(COLOURS)
-    rng = np.random.default_rng(index)
-    frames = []
-    for _ in range(12):
-        image = np.full((40, 60, 3), 90, np.uint8)
-        y, x = rng.integers(0, 20), rng.integers(0, 40)
-        image[y:y + 20, x:x + 20] = COLOURS[cls]
-        frames.append(tf.io.encode_jpeg(image).numpy())
-    t = np.arange(int(1.5 * RATE)) / RATE
-    audio = 0.3 * np.sin(2 * np.pi * (300 + 400 * cls) * t) + 0.05 * rng.standard_normal(t.size)
-    return schema.VideoRecord(f"v{index:03d}", f"v{index:03d}.mp4", split, [f"class{cls}"], FPS, frames,
-                              RATE, (audio * 32767).astype(np.int16), 1.5)
+    return rf.class_video(index, split, (index // 4) % len(rf.CLASS_COLOURS), sample_rate=RATE, fps=FPS)
 
 
 @pytest.fixture(scope="module")

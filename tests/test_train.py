@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -33,7 +32,6 @@ from l3net.train.training_curves import append_history, truncate_history
 
 SAMPLE_RATE = 8000
 FPS = 8.0
-COLOURS = np.array([[220, 40, 40], [40, 220, 40], [40, 40, 220], [220, 220, 40]], np.uint8)
 BIN = os.path.dirname(sys.executable)
 TINY_FLAGS = ["--image_size=32", "--resize_short_side=36", "--vision_widths=8,16", "--audio_widths=8,16",
               "--frontend=mel32", "--batchnorm_momentum=0.8", f"--sample_rate={SAMPLE_RATE}", "--batch_size=16",
@@ -47,18 +45,7 @@ DATA_CFG = DataConfig.for_model(MODEL_CFG, resize_short_side=36, batch_size=16, 
 
 
 def _video(index: int, split: str) -> schema.VideoRecord:
-    cls = index % len(COLOURS)
-    rng = np.random.default_rng(index)
-    frames = []
-    for _ in range(12):
-        image = np.full((40, 60, 3), 90, np.uint8)
-        y, x = rng.integers(0, 20), rng.integers(0, 40)
-        image[y:y + 20, x:x + 20] = COLOURS[cls]
-        frames.append(tf.io.encode_jpeg(image).numpy())
-    t = np.arange(int(1.5 * SAMPLE_RATE)) / SAMPLE_RATE
-    audio = 0.3 * np.sin(2 * np.pi * (300 + 400 * cls) * t) + 0.05 * rng.standard_normal(t.size)
-    return schema.VideoRecord(f"v{index:03d}", f"v{index:03d}.mp4", split, [f"class{cls}"], FPS, frames,
-                              SAMPLE_RATE, (audio * 32767).astype(np.int16), 1.5)
+    return rf.class_video(index, split, index % len(rf.CLASS_COLOURS), sample_rate=SAMPLE_RATE, fps=FPS)
 
 
 @pytest.fixture(scope="module")

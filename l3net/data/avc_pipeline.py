@@ -94,7 +94,8 @@ def avc_dataset(data_dir: str, split: str, config: DataConfig, *, training: bool
     augment = training and config.augment
 
     def pair(draws: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        pairs = pair_sampling.pair_window(draws, seed=seed, with_metadata=with_metadata)
+        pairs = pair_sampling.pair_window(draws, seed=seed, with_metadata=with_metadata,
+                                          label_disjoint=training and config.label_disjoint_negatives)
         if augment:
             pairs.update(augmentation.draw_params(pair_sampling.window_seed(seed, draws, 2),
                                                   tf.shape(pairs["label"])[0], config.strength))

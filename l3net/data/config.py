@@ -45,6 +45,9 @@ class DataConfig:
                        +-10 % gain); off for evaluation.
     hue_jitter, gain_db, spectral_tilt: augmentation beyond the paper's (`augmentation.Strength`;
                        0 = off): against memorising which video a pair comes from on small sets.
+    label_disjoint_negatives: training negatives only pair videos sharing no label (labelled
+                       data such as AudioSet; `pair_sampling.pair_window`). Evaluation pairs
+                       never change.
     """
 
     image_size: int = 224
@@ -59,6 +62,7 @@ class DataConfig:
     hue_jitter: float = 0.0
     gain_db: float = 0.0
     spectral_tilt: float = 0.0
+    label_disjoint_negatives: bool = False
 
     @property
     def strength(self) -> Strength:

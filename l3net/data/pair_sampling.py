@@ -115,13 +115,29 @@ def window_seed(seed: int, draws: Dict[str, tf.Tensor], purpose: int) -> tf.Tens
     return tf.random.experimental.stateless_fold_in(base, 1000 + purpose)
 
 
-def pair_window(draws: Dict[str, tf.Tensor], *, seed: int, with_metadata: bool) -> Dict[str, tf.Tensor]:
+def shares_label(labels: tf.Tensor) -> tf.Tensor:
+    """string [K] (';'-joined labels, "" = none) -> bool [K, K]: videos i and j have a label in common.
+
+    A video without labels shares none (the option below then restricts nothing for it).
+    """
+    parts = tf.strings.split(labels, ";").to_tensor(default_value="")      # [K, L]
+    named = tf.not_equal(parts, "")
+    same = tf.equal(parts[:, None, :, None], parts[None, :, None, :]) & named[:, None, :, None]
+    return tf.reduce_any(same, axis=[2, 3])
+
+
+def pair_window(draws: Dict[str, tf.Tensor], *, seed: int, with_metadata: bool,
+                label_disjoint: bool = False) -> Dict[str, tf.Tensor]:
     """Turns the draws of a window of K videos into pairs, negatives partnered across videos.
 
     Args:
       draws: `draw_from_video` outputs batched over K videos ([K] and [K, P, ...] tensors).
       seed: pipeline seed (partner choice is seeded by it and the window's first video index).
       with_metadata: also return provenance fields.
+      label_disjoint: a negative's partner must share no label with the frame's video (the L3
+        notes' "semantic false negatives": another violin's sound is not a mismatch for a violin
+        frame). Videos without labels are unrestricted; a negative with no such partner in the
+        window is dropped, as one with no other video is.
 
     Returns:
       [M] tensors, M <= K * P, in (video, draw) order: jpeg, audio (strings), label (int32,
@@ -134,6 +150,8 @@ def pair_window(draws: Dict[str, tf.Tensor], *, seed: int, with_metadata: bool) 
     num_videos = tf.shape(ids, out_type=tf.int64)[0]
     pairs = tf.shape(positive, out_type=tf.int64)[1]
     differs = tf.not_equal(ids[:, None], ids[None, :])  # [K, K]
+    if label_disjoint:
+        differs &= tf.logical_not(shares_label(draws["labels"]))
     scores = tf.random.stateless_uniform(tf.stack([num_videos, pairs, num_videos]),
                                          seed=window_seed(seed, draws, 1))
     partner = tf.argmax(tf.where(differs[:, None, :], scores, -1.0), axis=-1)  # [K, P]

@@ -123,6 +123,9 @@ def data_config_from_settings(settings: Mapping[str, Any], model: ModelConfig) -
         raise SettingsError(f"--hue_jitter={settings['hue_jitter']}: must be in [0, 0.5] (a fraction of a turn)")
     if not 0.0 <= settings["spectral_tilt"] < 1.0 or settings["gain_db"] < 0:
         raise SettingsError("--spectral_tilt must be in [0, 1) and --gain_db >= 0")
+    if settings.get("label_disjoint_negatives") and settings.get("batch_negatives"):
+        raise SettingsError("--label_disjoint_negatives restricts the sampled negatives; --batch_negatives scores "
+                            "every other video of the batch as a negative anyway: use one of them")
     overrides = {"resize_short_side": resize} if resize else {}
     return DataConfig.for_model(
         model,
@@ -134,6 +137,7 @@ def data_config_from_settings(settings: Mapping[str, Any], model: ModelConfig) -
         hue_jitter=settings["hue_jitter"],
         gain_db=settings["gain_db"],
         spectral_tilt=settings["spectral_tilt"],
+        label_disjoint_negatives=bool(settings.get("label_disjoint_negatives", False)),
         **overrides,
     )
 

@@ -86,6 +86,10 @@ flags.DEFINE_integer("warmup_steps", 0, "Linear learning-rate warm-up over this 
 flags.DEFINE_boolean("batch_negatives", False,
                      "AVC loss over all B x B (frame, audio) pairs of a batch: every other video's audio "
                      "is a negative too, 50/50 weighted (paper: false, only the sampled pairs).")
+flags.DEFINE_boolean("label_disjoint_negatives", False,
+                     "Labelled data only (e.g. AudioSet): a training negative pairs a frame with audio of a video "
+                     "sharing no label with it, so another video of the same kind is never called a mismatch "
+                     "(paper: false; evaluation pairs are unchanged). Not with --batch_negatives.")
 flags.DEFINE_float("negative_discount", 0.0,
                    "With --batch_negatives: weight each cross-video pair's negative term by (1 - p)^gamma, p its "
                    "predicted correspondence (gamma = this; 0 = off): pairs the network finds matching - often "
