@@ -186,14 +186,21 @@ def _probe_stages(workdir: str, model_dir: str, timings: Dict[str, float]) -> Di
     if not os.path.isfile(os.path.join(esc50_dir, "meta", "esc50.csv")):  # Written last.
         _run("esc50", [_tool("l3net_data"), "synthetic_esc50", "--output_dir", esc50_dir,
                        "--seed", str(FLAGS.seed)], timings)
+    return _trained_and_random_probes("probe", esc50_dir, model_dir, "probe_esc50", timings)
+
+
+def _trained_and_random_probes(stage: str, data_dir: str, model_dir: str, out: str,
+                               timings: Dict[str, float]) -> Dict[str, dict]:
+    """`l3net_probe esc50` of the trained model (<model_dir>/<out>) and of its random-init twin
+    (<out>_random); each skipped when its probe.json exists. {"trained": report, "random init": report}."""
     reports = {}
-    for name, model_args, out in (("trained", [f"--model_dir={model_dir}"], "probe_esc50"),
-                                  ("random init", ["--model_dir=random", f"--model_config={model_dir}"],
-                                   "probe_esc50_random")):
-        output_dir = os.path.join(model_dir, out)
+    for name, model_args, folder in (("trained", [f"--model_dir={model_dir}"], out),
+                                     ("random init", ["--model_dir=random", f"--model_config={model_dir}"],
+                                      f"{out}_random")):
+        output_dir = os.path.join(model_dir, folder)
         if not os.path.isfile(os.path.join(output_dir, "probe.json")):
-            _run(f"probe ({name})", [_tool("l3net_probe"), "esc50", f"--data_dir={esc50_dir}", *model_args,
-                                     f"--output_dir={output_dir}"], timings)
+            _run(f"{stage} ({name})", [_tool("l3net_probe"), "esc50", f"--data_dir={data_dir}", *model_args,
+                                       f"--output_dir={output_dir}"], timings)
         reports[name] = _read_json(os.path.join(output_dir, "probe.json"))
     return reports
 
@@ -207,16 +214,7 @@ def _real_audio_stages(workdir: str, model_dir: str, timings: Dict[str, float]):
                                          str(REAL_AUDIO_CLIPS_PER_CLASS)], timings)
         if failed:
             return failed
-    reports = {}
-    for name, model_args, out in (("trained", [f"--model_dir={model_dir}"], "probe_real_audio"),
-                                  ("random init", ["--model_dir=random", f"--model_config={model_dir}"],
-                                   "probe_real_audio_random")):
-        output_dir = os.path.join(model_dir, out)
-        if not os.path.isfile(os.path.join(output_dir, "probe.json")):
-            _run(f"real-audio probe ({name})", [_tool("l3net_probe"), "esc50", f"--data_dir={real_dir}",
-                                                *model_args, f"--output_dir={output_dir}"], timings)
-        reports[name] = _read_json(os.path.join(output_dir, "probe.json"))
-    return reports
+    return _trained_and_random_probes("real-audio probe", real_dir, model_dir, "probe_real_audio", timings)
 
 
 def _retrieval_stage(model_dir: str, data_dir: str, timings: Dict[str, float]) -> dict:

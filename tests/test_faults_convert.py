@@ -244,23 +244,11 @@ def test_full_disk_while_writing_a_shard_is_one_line_and_a_rerun_finishes(manife
     _check_against(reference, out, complete=True)
 
 
-def _mount_tmpfs(path: str, size_kb: int) -> None:
-    os.makedirs(path, exist_ok=True)
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", path],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        pytest.skip(f"cannot mount a size-limited tmpfs here ({e}); the injected ENOSPC tests cover this")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a size-limited tmpfs here ({done.stderr.strip() or done.returncode}); "
-                    "the injected ENOSPC tests cover this")
-
-
 def test_conversion_on_a_real_full_disk_stops_cleanly_and_resumes(manifest, reference, tmp_path, capsys):
     needed = sum(len(b"".join(r[5])) + len(r[7]) for records in reference["shards"].values() for r in records)
     size_kb = needed // 1024 + 256
     disk = str(tmp_path / "disk")
-    _mount_tmpfs(disk, size_kb)
+    fp.mount_tmpfs(disk, size_kb)
     try:
         filler = os.path.join(disk, "filler")
         with open(filler, "wb") as f:

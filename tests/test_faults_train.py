@@ -448,25 +448,13 @@ def _damage_bytes(path: str) -> None:
         f.write(bytes(data))
 
 
-def _mount_tmpfs(path: str, size_kb: int) -> None:
-    os.makedirs(path, exist_ok=True)
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", path],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        pytest.skip(f"cannot mount a size-limited tmpfs here ({e}); the injected ENOSPC tests cover this")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a size-limited tmpfs here ({done.stderr.strip() or done.returncode}); "
-                    "the injected ENOSPC tests cover this")
-
-
 @pytest.fixture
 def small_disk(tmp_path):
     """mount(path, size_kb): a size-limited tmpfs at `path` (skips if this machine does not allow it)."""
     mounted = []
 
     def mount(path: str, size_kb: int) -> str:
-        _mount_tmpfs(path, size_kb)
+        fp.mount_tmpfs(path, size_kb)
         mounted.append(path)
         return path
 

@@ -54,39 +54,36 @@ class Embedder:
         finally:
             keras.mixed_precision.set_global_policy(previous)
         self.bfloat16 = bfloat16
-        image_model, audio_model = embedding_models(model)
+        image_model, _ = embedding_models(model)
+        shared = SharedAudioNetwork(model, cfg)  # both audio paths: shared maps and exact windows
+        self.shared_geometry = shared.geometry
         self.model_dir = os.path.abspath(model_dir)
         self.config, self.step = cfg, step
         self.sample_rate, self.window = cfg.sample_rate, cfg.num_audio_samples
         self.image_size = cfg.image_size
         self.resize_short_side = directory.resize_short_side(cfg)
-        self.audio_dim = int(audio_model.output.shape[-1])
+        self.audio_dim, self.audio_pooled_dim = shared.dim, shared.pooled_dim
         self.image_dim = int(image_model.output.shape[-1])
-        self._audio = tf.function(lambda x: audio_model(x, training=False), reduce_retracing=True,
-                                  input_signature=[tf.TensorSpec([None, self.window], tf.float32)])
-        self._image = tf.function(
-            lambda x: image_model(prepare_images(x, self.image_size, self.resize_short_side), training=False),
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-        audio_pooled, self.audio_pooled_dim = pooled.audio_pooled_function(model)
-        image_pooled, self.image_pooled_dim = pooled.image_pooled_function(model)
-        self._audio_pooled = tf.function(audio_pooled, reduce_retracing=True,
-                                         input_signature=[tf.TensorSpec([None, self.window], tf.float32)])
-        self._image_pooled = tf.function(
-            lambda x: image_pooled(prepare_images(x, self.image_size, self.resize_short_side)),
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-        shared = SharedAudioNetwork(model, cfg)
-        self.shared_geometry = shared.geometry
+        window_spec = [tf.TensorSpec([None, self.window], tf.float32)]
+        self._windows = {flag: tf.function(lambda x, flag=flag: shared.embed_windows(x, flag), reduce_retracing=True,
+                                           input_signature=window_spec) for flag in (False, True)}
         segment_spec = [tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32)]
         self._segments = {flag: tf.function(lambda s, c, flag=flag: shared.embed(s, c, flag), reduce_retracing=True,
                                             input_signature=segment_spec) for flag in (False, True)}
+        self._image = tf.function(
+            lambda x: image_model(prepare_images(x, self.image_size, self.resize_short_side), training=False),
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+        image_pooled, self.image_pooled_dim = pooled.image_pooled_function(model)
+        self._image_pooled = tf.function(
+            lambda x: image_pooled(prepare_images(x, self.image_size, self.resize_short_side)),
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
 
     def require(self, kind: str, pooled: bool = False) -> None:
         """Nothing to load: a model directory serves every kind (see ExportedEmbedder.require)."""
 
     def embed_windows(self, windows: np.ndarray, pooled: bool = False) -> np.ndarray:
         """float32 [K, window] -> float32 [K, audio_dim] (or [K, audio_pooled_dim]); callers batch."""
-        fn = self._audio_pooled if pooled else self._audio
-        return fn(tf.convert_to_tensor(windows, tf.float32)).numpy()
+        return self._windows[bool(pooled)](tf.convert_to_tensor(windows, tf.float32)).numpy()
 
     def embed_segments(self, segments: np.ndarray, columns: np.ndarray, pooled: bool = False) -> np.ndarray:
         """float32 [B, L] segments, int32 [n] window columns -> [B, n, D] (l3net.serving.shared_audio)."""
