@@ -63,6 +63,8 @@ def avc_dataset(data_dir: str, split: str, config: DataConfig, *, training: bool
       overlapping in time, 0 = different videos. features:
         image: float32 [B, image_size, image_size, 3] in [0, 1]
         audio: float32 [B, num_audio_samples] in [-1, 1]
+      (sequence configs: image [B, num_frames, image_size, image_size, 3], audio [B, avc_samples];
+      one crop, flip and colour jitter for all frames of a pair, so only the content moves)
       and with `with_metadata`: frame_video_id, audio_video_id (string [B]), frame_time (float32
       [B], frame_index / fps seconds), audio_start (float32 [B], seconds), frame_labels,
       audio_labels (string [B], labels joined with ';').
@@ -87,9 +89,9 @@ def avc_dataset(data_dir: str, split: str, config: DataConfig, *, training: bool
 
     def draw(video_index: tf.Tensor, serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
         return pair_sampling.draw_from_video(
-            video_index, serialized, pairs=config.pairs_per_video, window=config.num_audio_samples,
-            audio_seconds=config.audio_seconds, sample_rate=config.sample_rate, seed=seed,
-            alternate=not training)
+            video_index, serialized, pairs=config.pairs_per_video, window=config.avc_samples,
+            audio_seconds=config.avc_seconds, sample_rate=config.sample_rate, seed=seed,
+            alternate=not training, sequence_frames=config.num_frames if config.is_sequence else 0)
 
     augment = training and config.augment
 
@@ -135,7 +137,7 @@ def _check_config(config: DataConfig, num_pairs: Optional[int]) -> None:
     if config.batch_size < 1 or config.pairs_per_video < 1:
         raise ValueError(f"DataConfig: batch_size ({config.batch_size}) and pairs_per_video "
                          f"({config.pairs_per_video}) must be >= 1")
-    if config.num_audio_samples < 1:
+    if config.num_audio_samples < 1 or config.num_frames < 1:
         raise ValueError(f"DataConfig: sample_rate ({config.sample_rate}) x audio_seconds "
                          f"({config.audio_seconds}) must give at least one sample")
     if config.video_shuffle_buffer < 1 or config.example_shuffle_buffer < 1:
@@ -194,15 +196,23 @@ def decode_pair(example: Dict[str, tf.Tensor], config: DataConfig, *, ratio: int
         crop, flip = example["crop"], example["flip"]
     else:
         crop, flip = tf.constant([0.5, 0.5]), tf.constant(False)
-    image = augmentation.decode_frame(example["jpeg"], crop, flip, image_size=config.image_size,
-                                      resize_short_side=config.resize_short_side, ratio=ratio)
+    def frame(jpeg: tf.Tensor) -> tf.Tensor:
+        return augmentation.decode_frame(jpeg, crop, flip, image_size=config.image_size,
+                                         resize_short_side=config.resize_short_side, ratio=ratio)
+
+    shape = [config.image_size, config.image_size, 3]
+    if config.is_sequence:
+        image = tf.map_fn(frame, example["jpeg"], fn_output_signature=tf.TensorSpec(shape, tf.float32))
+        shape = [config.num_frames] + shape
+    else:
+        image = frame(example["jpeg"])
     if augment:
         image = augmentation.finish_image(image, example["colour"], example["brightness"])
         tilt = example["tilt"] if config.strength.spectral_tilt > 0 else None
-        audio = augmentation.decode_audio(example["audio"], config.num_audio_samples, example["gain"], tilt)
+        audio = augmentation.decode_audio(example["audio"], config.avc_samples, example["gain"], tilt)
     else:
         image = augmentation.finish_image(image)
-        audio = augmentation.decode_audio(example["audio"], config.num_audio_samples)
-    features = {"image": tf.ensure_shape(image, [config.image_size, config.image_size, 3]), "audio": audio}
+        audio = augmentation.decode_audio(example["audio"], config.avc_samples)
+    features = {"image": tf.ensure_shape(image, shape), "audio": audio}
     features.update({k: v for k, v in example.items() if k not in ("jpeg", "audio", "label") + _AUGMENT_KEYS})
     return features, example["label"]

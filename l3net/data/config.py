@@ -48,6 +48,9 @@ class DataConfig:
     label_disjoint_negatives: training negatives only pair videos sharing no label (labelled
                        data such as AudioSet; `pair_sampling.pair_window`). Evaluation pairs
                        never change.
+    num_frames, clip_seconds: sequence models (`ModelConfig`): N frames spread over a clip of
+                       clip_seconds (0 = audio_seconds) per pair; images are then
+                       [N, image_size, image_size, 3] and audio the whole clip.
     """
 
     image_size: int = 224
@@ -63,6 +66,8 @@ class DataConfig:
     gain_db: float = 0.0
     spectral_tilt: float = 0.0
     label_disjoint_negatives: bool = False
+    num_frames: int = 1
+    clip_seconds: float = 0.0
 
     @property
     def strength(self) -> Strength:
@@ -70,7 +75,22 @@ class DataConfig:
 
     @property
     def num_audio_samples(self) -> int:
+        """Samples of one audio-tower window (retrieval items, probes)."""
         return int(round(self.sample_rate * self.audio_seconds))
+
+    @property
+    def avc_seconds(self) -> float:
+        """Seconds of audio in one AVC pair: the window, or a sequence model's clip."""
+        return self.clip_seconds if self.clip_seconds > 0 else self.audio_seconds
+
+    @property
+    def avc_samples(self) -> int:
+        return int(round(self.sample_rate * self.avc_seconds))
+
+    @property
+    def is_sequence(self) -> bool:
+        """Pairs for a sequence model: several frames per pair, or a clip of several windows."""
+        return self.num_frames > 1 or self.avc_samples > self.num_audio_samples
 
     @classmethod
     def for_model(cls, model: ModelConfig, **overrides) -> "DataConfig":
@@ -79,4 +99,5 @@ class DataConfig:
         if resize is None:
             resize = int(round(model.image_size * 256 / 224))
         return cls(image_size=model.image_size, resize_short_side=resize,
-                   sample_rate=model.sample_rate, audio_seconds=model.audio_seconds, **overrides)
+                   sample_rate=model.sample_rate, audio_seconds=model.audio_seconds,
+                   num_frames=model.num_frames, clip_seconds=model.clip_seconds, **overrides)

@@ -28,8 +28,15 @@ _PARSE_KEYS = ("video_id", "labels", "fps", "frames", "sample_rate", "audio")
 
 
 def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int, window: int,
-                    audio_seconds: float, sample_rate: int, seed: int, alternate: bool) -> Dict[str, tf.Tensor]:
+                    audio_seconds: float, sample_rate: int, seed: int, alternate: bool,
+                    sequence_frames: int = 0) -> Dict[str, tf.Tensor]:
     """Draws `pairs` frames of one video, each with a grid window of its audio that covers it.
+
+    With `sequence_frames` = N >= 1 (sequence models), each draw is instead a grid window (the
+    model's whole clip, `window` samples) with N frames spread evenly over it: frame i shows time
+    start + (i + 1/2) * audio_seconds / N (the frame on screen then), so a positive's frames and
+    sound cover the same stretch of the video. `jpeg` is then string [P, N] and `frame_time` the
+    first frame's time.
 
     Args:
       video_index: int64 scalar, position of the video in the stream (seeds; eval labels).
@@ -46,7 +53,8 @@ def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int
       video_index, video_id (string), labels (string, ';'-joined), has_frames (bool): scalars;
       jpeg (string [P]), frame_time (float32 [P], frame_index / fps), audio (string [P]:
       2 * window bytes, little-endian int16; audio shorter than a window is zero-padded, as the
-      converter pads short clips), audio_start (float32 [P], seconds), positive (bool [P]).
+      converter pads short clips), audio_start (float32 [P], seconds), positive (bool [P]);
+      with `sequence_frames` N, jpeg is string [P, N].
     """
     spec = {k: v for k, v in schema.feature_spec().items() if k in _PARSE_KEYS}
     parsed = tf.io.parse_single_example(serialized, spec)
@@ -69,13 +77,20 @@ def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int
     # Windows start at grid step k (time k / fps), 0 <= k <= k_max, and lie inside the audio.
     k_max = tf.floor(tf.cast(max_start, tf.float64) * fps / rate)
     span = fps * audio_seconds  # frames one window covers
-    # Frame i has an overlapping window iff i < k_max + span: draw frames among those.
-    choices = tf.maximum(tf.minimum(tf.cast(num_frames, tf.float64), tf.math.ceil(k_max + span)), 1.0)
-    frame = tf.minimum(tf.floor(u[:, 0] * choices), choices - 1.0)
-    # Grid windows [k, k + span) / fps covering time frame / fps: k in [frame - span, frame].
-    k_lo = tf.maximum(tf.floor(frame - span) + 1.0, 0.0)
-    k_hi = tf.minimum(frame, k_max)
-    k = k_lo + tf.minimum(tf.floor(u[:, 1] * (k_hi - k_lo + 1.0)), k_hi - k_lo)
+    if sequence_frames:
+        # The clip first (any grid start), then its frames.
+        k = tf.minimum(tf.floor(u[:, 0] * (k_max + 1.0)), k_max)
+        offsets = (tf.range(sequence_frames, dtype=tf.float64) + 0.5) * (span / sequence_frames)
+        last_frame = tf.maximum(tf.cast(num_frames, tf.float64) - 1.0, 0.0)
+        frame = tf.minimum(tf.floor(k[:, None] + offsets[None, :]), last_frame)  # [P, N]
+    else:
+        # Frame i has an overlapping window iff i < k_max + span: draw frames among those.
+        choices = tf.maximum(tf.minimum(tf.cast(num_frames, tf.float64), tf.math.ceil(k_max + span)), 1.0)
+        frame = tf.minimum(tf.floor(u[:, 0] * choices), choices - 1.0)
+        # Grid windows [k, k + span) / fps covering time frame / fps: k in [frame - span, frame].
+        k_lo = tf.maximum(tf.floor(frame - span) + 1.0, 0.0)
+        k_hi = tf.minimum(frame, k_max)
+        k = k_lo + tf.minimum(tf.floor(u[:, 1] * (k_hi - k_lo + 1.0)), k_hi - k_lo)
     start = tf.clip_by_value(tf.cast(tf.round(k * rate / fps), tf.int64), 0, max_start)
 
     slot = tf.range(pairs, dtype=tf.int64)
@@ -87,14 +102,16 @@ def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int
     # A video without frames still yields [P] (empty strings; its pairs are dropped later). Only
     # the P drawn frames are copied, never the whole frame list.
     frame_index = tf.cast(frame, tf.int64)
-    jpeg = tf.cond(num_frames > 0, lambda: tf.gather(frames, frame_index), lambda: tf.fill([pairs], ""))
+    jpeg = tf.cond(num_frames > 0, lambda: tf.gather(frames, frame_index),
+                   lambda: tf.fill(tf.shape(frame_index), ""))
+    first_frame = frame[:, 0] if sequence_frames else frame
     return {
         "video_index": video_index,
         "video_id": parsed["video_id"],
         "labels": tf.strings.reduce_join(parsed["labels"], separator=";"),
         "has_frames": num_frames > 0,
         "jpeg": jpeg,
-        "frame_time": tf.cast(frame / fps, tf.float32),
+        "frame_time": tf.cast(first_frame / fps, tf.float32),
         # substr broadcasts the scalar record audio: only the windows are copied.
         "audio": tf.strings.substr(audio, start * 2,
                                    tf.fill([pairs], tf.constant(2 * window, tf.int64))),

@@ -1,7 +1,8 @@
 """Models: the shared VGG block builder, audio front ends, towers, L3-Net and AVE-Net.
 
 Public API:
-  build_model(cfg) -> keras.Model          L3-Net, AVE-Net or AVOL-Net for a ModelConfig
+  build_model(cfg) -> keras.Model          L3-Net, AVE-Net or AVOL-Net for a ModelConfig (a sequence
+                                           config: the sequence L3-Net of sequence_avc)
   localizer(model, cfg)                    AVOL-Net per-cell heat-map model for frames of any size
   get_towers(model), embedding_models(model) nested sub-models sharing the AVC model's weights
   audio_conv_feature_model(m), vision_conv_feature_model(m)   last conv block before pooling
@@ -28,6 +29,7 @@ _EXPORTS = {
     "ModelConfig": "config",
     "EuclideanDistance": "distance",
     "FrontendGeometry": "frontend_geometry",
+    "build_sequence_l3net": "sequence_avc",
     "build_audio_tower": "towers", "build_vision_tower": "towers",
     "vgg_block": "vgg", "vgg_trunk": "vgg",
 }

@@ -14,6 +14,10 @@ Conventions:
     2.5 n log2(n) FLOPs plus the window multiply (window FLOPs), magnitude (3 per bin), and for mel
     the mel matrix product (2 x fft bins x N).
   - A training step costs about 3x the forward FLOPs (forward + two backward products).
+  - Sequence models (`l3net.models.sequence_avc`): each tower runs once per frame / window, so
+    tower FLOPs are multiplied by num_frames / clip_windows; the sequence layers' parameters go
+    to `sequence` (Keras GRU with reset_after: 3 (2 d^2 + 2 d); LSTM: 4 (2 d^2 + d); pooling: 0)
+    and their FLOPs (2 per multiply-add of the d x d products, per step) to `head`.
 """
 
 from __future__ import annotations
@@ -73,6 +77,29 @@ def _head_layers(cfg: ModelConfig) -> List[Tuple[int, int, int]]:
 
 # AVOL-Net's calibration: one learned scale (as its logarithm) and one bias.
 AVOLNET_CALIBRATION_PARAMS = 2
+# Gates of each recurrent layer kind (sequence models); pooling layers have none.
+_RECURRENT_GATES = {"gru": 3, "lstm": 4}
+
+
+def _sequence_layers(cfg: ModelConfig) -> List[Tuple[int, int]]:
+    """(width d, steps) of each recurrent sequence layer: the vision one over num_frames, the audio
+    one over clip_windows; a modality with one step has none."""
+    if cfg.sequence_layer not in _RECURRENT_GATES:
+        return []
+    steps = [(cfg.vision_widths[-1], cfg.num_frames), (cfg.audio_widths[-1], cfg.clip_windows)]
+    return [(d, n) for d, n in steps if n > 1]
+
+
+def _sequence_params(cfg: ModelConfig) -> int:
+    gates = _RECURRENT_GATES.get(cfg.sequence_layer, 0)
+    # GRU (reset_after=True) has two bias vectors per gate, LSTM one.
+    biases = 2 if cfg.sequence_layer == "gru" else 1
+    return sum(gates * (2 * d * d + biases * d) for d, _ in _sequence_layers(cfg))
+
+
+def _sequence_flops(cfg: ModelConfig) -> int:
+    gates = _RECURRENT_GATES.get(cfg.sequence_layer, 0)
+    return sum(steps * gates * 2 * 2 * d * d for d, steps in _sequence_layers(cfg))
 
 
 def count_params(cfg: ModelConfig) -> Dict[str, int]:
@@ -88,10 +115,11 @@ def count_params(cfg: ModelConfig) -> Dict[str, int]:
     head = sum(fan_in * fan_out + fan_out for fan_in, fan_out, _ in _head_layers(cfg))
     if cfg.model == "avolnet":
         head += AVOLNET_CALIBRATION_PARAMS
-    total = vision + audio + head
+    sequence = _sequence_params(cfg)
+    total = vision + audio + sequence + head
     non_trainable = vision_nt + audio_nt
-    return {"vision_tower": vision, "audio_frontend": frontend, "audio_tower": audio, "head": head,
-            "total": total, "trainable": total - non_trainable, "non_trainable": non_trainable}
+    return {"vision_tower": vision, "audio_frontend": frontend, "audio_tower": audio, "sequence": sequence,
+            "head": head, "total": total, "trainable": total - non_trainable, "non_trainable": non_trainable}
 
 
 def _frontend_flops(g: FrontendGeometry) -> int:
@@ -108,9 +136,10 @@ def count_flops(cfg: ModelConfig) -> Dict[str, int]:
     head, total. Multiply by ~3 for a training step."""
     cfg.validate()
     g = _geometry(cfg)
-    vision = _trunk_flops(cfg.image_size, cfg.image_size, 3, cfg.vision_widths)
-    frontend = _frontend_flops(g)
-    audio = frontend + _trunk_flops(g.num_bins, g.num_frames, 1, cfg.audio_widths)
+    vision = cfg.num_frames * _trunk_flops(cfg.image_size, cfg.image_size, 3, cfg.vision_widths)
+    frontend = cfg.clip_windows * _frontend_flops(g)
+    audio = frontend + cfg.clip_windows * _trunk_flops(g.num_bins, g.num_frames, 1, cfg.audio_widths)
     head = sum(2 * fan_in * fan_out * positions for fan_in, fan_out, positions in _head_layers(cfg))
+    head += _sequence_flops(cfg)
     return {"vision_tower": vision, "audio_frontend": frontend, "audio_tower": audio, "head": head,
             "total": vision + audio + head}

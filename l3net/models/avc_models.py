@@ -21,6 +21,7 @@ import keras
 from l3net.models.avolnet import build_avolnet
 from l3net.models.config import ModelConfig
 from l3net.models.distance import EuclideanDistance
+from l3net.models.sequence_avc import build_sequence_l3net
 from l3net.models.towers import AUDIO_TOWER, VISION_TOWER, build_audio_tower, build_vision_tower
 from l3net.models.vgg import conv_layer_name
 
@@ -74,8 +75,14 @@ def build_avenet(cfg: ModelConfig) -> keras.Model:
 
 
 def build_model(cfg: ModelConfig) -> keras.Model:
-    """The AVC model `cfg.model` names ('l3net', 'avenet' or 'avolnet'); raises ValueError on a bad config."""
+    """The AVC model `cfg.model` names ('l3net', 'avenet' or 'avolnet'); raises ValueError on a bad config.
+
+    A sequence config (`cfg.is_sequence`: several frames / audio windows) builds the sequence
+    L3-Net of `l3net.models.sequence_avc`, whose towers are those of the single-frame model.
+    """
     cfg.validate()
+    if cfg.is_sequence:
+        return build_sequence_l3net(cfg)
     if cfg.model == "l3net":
         return build_l3net(cfg)
     if cfg.model == "avolnet":

@@ -17,6 +17,9 @@ from typing import Any, Dict, Tuple
 from l3net.models.frontend_geometry import frontend_geometry
 
 MODEL_NAMES = ("l3net", "avenet", "avolnet")
+# How a sequence model (num_frames > 1 or a clip longer than one window) summarises its steps:
+# a recurrent layer, or temporal pooling (the control without order or motion).
+SEQUENCE_LAYERS = ("gru", "lstm", "max", "mean")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +30,13 @@ class ModelConfig:
       image: float32 [batch, image_size, image_size, 3], RGB in [0, 1].
       audio: float32 [batch, round(sample_rate * audio_seconds)], mono waveform in [-1, 1].
     Output: float32 [batch, 2] softmax; column 1 = "frame and audio correspond".
+
+    Sequence models (the L3 notes' open question, `l3net.models.sequence_avc`; L3-Net only):
+    `num_frames` > 1 and/or `clip_seconds` > `audio_seconds`. Then the AVC model takes
+      image: float32 [batch, num_frames, image_size, image_size, 3], frames spread evenly over the clip.
+      audio: float32 [batch, clip_samples], cut into clip_seconds / audio_seconds windows.
+    `audio_seconds` stays the audio tower's window, so the towers (embedding, probes, retrieval,
+    export) are exactly those of a single-frame model of the same size.
     """
 
     model: str = "l3net"
@@ -44,10 +54,33 @@ class ModelConfig:
     # Momentum of BatchNorm's moving statistics (Keras default 0.99). Short runs (CPU demo,
     # tests) use ~0.9 so inference-mode statistics have caught up by the end of training.
     batchnorm_momentum: float = 0.99
+    # Sequence models: frames per AVC example, audio clip length (0 = audio_seconds, one window)
+    # and the layer over the steps of each modality (SEQUENCE_LAYERS).
+    num_frames: int = 1
+    clip_seconds: float = 0.0
+    sequence_layer: str = "gru"
 
     @property
     def num_audio_samples(self) -> int:
+        """Samples of one audio-tower window (audio_seconds)."""
         return int(round(self.sample_rate * self.audio_seconds))
+
+    @property
+    def clip_samples(self) -> int:
+        """Samples of the audio an AVC example holds: one window, or a sequence model's clip."""
+        if self.clip_seconds <= 0:
+            return self.num_audio_samples
+        return int(round(self.sample_rate * self.clip_seconds))
+
+    @property
+    def clip_windows(self) -> int:
+        """Audio-tower windows in a clip (1 unless a sequence model's clip is longer)."""
+        return self.clip_samples // self.num_audio_samples
+
+    @property
+    def is_sequence(self) -> bool:
+        """True when the AVC model sees several frames or several audio windows per example."""
+        return self.num_frames > 1 or self.clip_windows > 1
 
     def validate(self) -> "ModelConfig":
         """Raises ValueError naming the offending field; returns self for chaining."""
@@ -75,7 +108,22 @@ class ModelConfig:
                 f"{geometry.num_bins}x{geometry.num_frames}; use fewer blocks or more bins")
         if not 0.0 <= self.batchnorm_momentum < 1.0:
             raise ValueError(f"batchnorm_momentum={self.batchnorm_momentum}: must be in [0, 1)")
+        self._validate_sequence()
         return self
+
+    def _validate_sequence(self) -> None:
+        if not 1 <= self.num_frames <= 64:
+            raise ValueError(f"num_frames={self.num_frames}: must be in [1, 64]")
+        if self.clip_seconds < 0 or self.clip_seconds > 60:
+            raise ValueError(f"clip_seconds={self.clip_seconds}: must be 0 (= audio_seconds) or in (0, 60]")
+        if self.clip_samples % self.num_audio_samples != 0:
+            raise ValueError(f"clip_seconds={self.clip_seconds}: must be a whole number of audio_seconds "
+                             f"({self.audio_seconds} s windows go through the audio tower)")
+        if self.sequence_layer not in SEQUENCE_LAYERS:
+            raise ValueError(f"sequence_layer={self.sequence_layer!r}: must be one of {', '.join(SEQUENCE_LAYERS)}")
+        if self.is_sequence and self.model != "l3net":
+            raise ValueError(f"num_frames={self.num_frames}, clip_seconds={self.clip_seconds}: sequence models "
+                             f"are built for model=l3net only, not {self.model}")
 
     def to_dict(self) -> Dict[str, Any]:
         d = dataclasses.asdict(self)

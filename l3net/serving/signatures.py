@@ -41,8 +41,11 @@ image_embedding/  signature "embed_images_pooled": the same images -> pooled con
   -> embeddings  float32 [batch, P]
 avc/  signature "correspondence":
   images       uint8 [batch, height, width, 3]
-  waveform     float32 [batch, samples]  the first `audio_seconds` after resampling are used
-                                         (zero-padded if shorter)
+               (sequence models: uint8 [batch, num_frames, height, width, 3], the frames spread
+               evenly over the clip, l3net.models.sequence_avc)
+  waveform     float32 [batch, samples]  the first `audio_seconds` (sequence models:
+                                         `clip_seconds`) after resampling are used (zero-padded
+                                         if shorter)
   sample_rate  int32 []
   -> probability float32 [batch]     P(image and sound correspond)
 
@@ -174,14 +177,24 @@ def first_window(waveform: tf.Tensor, window: int) -> tf.Tensor:
 
 
 def avc_function(model: keras.Model, cfg: ModelConfig, resize: int) -> Tuple[Callable, List[tf.TensorSpec]]:
+    def prepare(images):
+        if not cfg.is_sequence:
+            return images_lib.prepare_images(images, cfg.image_size, resize)
+        shape = tf.shape(images)
+        frames = tf.reshape(images, tf.concat([[-1], shape[2:]], axis=0))
+        x = images_lib.prepare_images(frames, cfg.image_size, resize)
+        return tf.reshape(x, [-1, cfg.num_frames, cfg.image_size, cfg.image_size, 3])
+
     def correspondence(images, waveform, sample_rate):
-        x = images_lib.prepare_images(images, cfg.image_size, resize)
         audio = first_window(resample_lib.resample(waveform, _check_rate(sample_rate), cfg.sample_rate),
-                             cfg.num_audio_samples)
-        scores = model({"image": x, "audio": audio}, training=False)
+                             cfg.clip_samples)
+        scores = model({"image": prepare(images), "audio": audio}, training=False)
         return {"probability": scores[:, 1]}
 
-    return correspondence, [_IMAGES, _WAVEFORM, _RATE]
+    images_spec = _IMAGES
+    if cfg.is_sequence:
+        images_spec = tf.TensorSpec([None, cfg.num_frames, None, None, 3], tf.uint8, name="images")
+    return correspondence, [images_spec, _WAVEFORM, _RATE]
 
 
 Endpoint = Tuple[str, Callable, List[tf.TensorSpec]]

@@ -104,6 +104,9 @@ def model_config_from_settings(settings: Mapping[str, Any], model: str = "") -> 
         fusion_width=settings["fusion_width"],
         embedding_width=settings["embedding_width"],
         batchnorm_momentum=settings["batchnorm_momentum"],
+        num_frames=settings.get("num_frames", 1),
+        clip_seconds=settings.get("clip_seconds", 0.0),
+        sequence_layer=settings.get("sequence_layer", "gru"),
     )
     try:
         return cfg.validate()
@@ -126,6 +129,10 @@ def data_config_from_settings(settings: Mapping[str, Any], model: ModelConfig) -
     if settings.get("label_disjoint_negatives") and settings.get("batch_negatives"):
         raise SettingsError("--label_disjoint_negatives restricts the sampled negatives; --batch_negatives scores "
                             "every other video of the batch as a negative anyway: use one of them")
+    if settings.get("batch_negatives") and model.is_sequence:
+        raise SettingsError(f"--batch_negatives scores frames against audio through single-frame embeddings; the "
+                            f"sequence model (--num_frames={model.num_frames}, --clip_seconds={model.clip_seconds}) "
+                            "trains on the sampled pairs only: drop --batch_negatives")
     overrides = {"resize_short_side": resize} if resize else {}
     return DataConfig.for_model(
         model,

@@ -15,7 +15,7 @@ from typing import Any, Dict
 from absl import flags
 
 from l3net import cli_flags
-from l3net.models.config import MODEL_NAMES
+from l3net.models.config import MODEL_NAMES, SEQUENCE_LAYERS
 from l3net.tasks import TASK_NAMES
 from l3net.tasks.base import SettingsError
 from l3net.train.lr_schedule import SCHEDULES
@@ -47,6 +47,12 @@ flags.DEFINE_float("audio_seconds", 1.0, "Length of the audio window (s).")
 flags.DEFINE_integer("fusion_width", 128, "L3-Net fusion fc width.")
 flags.DEFINE_integer("embedding_width", 128, "AVE-Net embedding width.")
 flags.DEFINE_float("batchnorm_momentum", 0.99, "BatchNorm moving-statistics momentum (short runs: 0.9).")
+flags.DEFINE_integer("num_frames", 1, "--model=l3net: frames per AVC example, spread evenly over the audio clip "
+                     "(> 1 = the sequence model of l3net/models/sequence_avc.py; paper: 1).")
+flags.DEFINE_float("clip_seconds", 0.0, "--model=l3net: seconds of audio per AVC example, a whole number of "
+                   "--audio_seconds windows, each through the audio tower (0 = one window; paper: 0).")
+flags.DEFINE_enum("sequence_layer", "gru", list(SEQUENCE_LAYERS), "Sequence models: what summarises the frames "
+                  "and the audio windows: gru | lstm (recurrent) | max | mean (temporal pooling, the control).")
 
 # Envelope task (--task=envelope; see l3net/envelope/config.py).
 flags.DEFINE_string("init_from", None, "--task=envelope: model dir of a trained L3-Net / AVE-Net whose vision tower "
