@@ -228,7 +228,21 @@ def test_tools_run_on_a_sequence_model_dir(class_data, trained_sequence_dir, tmp
                    class_data, "--output_dir", str(tmp_path / "retrieval"), "--split=test"])
     assert result.returncode == 0, result.stderr
     retrieval = json.loads((tmp_path / "retrieval" / "retrieval.json").read_text())
-    assert retrieval["num_items"] > 0
+    assert retrieval["num_videos"] == 8 and set(retrieval["ndcg"]) >= {"im-im", "aud-aud"}
+
+    # The probe's features are the 1 s (here 0.5 s) audio tower's: the same as a single-frame
+    # model's given that tower's weights.
+    from l3net.evaluation import probe, probe_features
+    probe_model = probe.load_probe_model(trained_sequence_dir)
+    single = build_model(dataclasses.replace(TINY_SEQ, num_frames=1, clip_seconds=0.0))
+    get_towers(single)[1].set_weights(get_towers(model)[1].get_weights())
+    clip = np.random.default_rng(3).uniform(-0.3, 0.3, 6000).astype(np.float32)
+    window, hop = TINY_SEQ.num_audio_samples, 1000
+    ours, dim, _ = probe_features.window_features(probe_model.model, probe_model.config, window, hop)
+    theirs, _, _ = probe_features.window_features(single, probe_model.config, window, hop)
+    ours, theirs = next(iter(ours([clip], 4))), next(iter(theirs([clip], 4)))
+    assert ours.shape == (3, dim)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
 
     # The exported correspondence signature takes the frames of a clip.
     from l3net.serving.export import export_model
@@ -238,9 +252,13 @@ def test_tools_run_on_a_sequence_model_dir(class_data, trained_sequence_dir, tmp
     waveform = np.random.default_rng(2).uniform(-0.3, 0.3, (2, RATE)).astype(np.float32)
     probability = loaded.signatures["correspondence"](images=tf.constant(frames), waveform=tf.constant(waveform),
                                                       sample_rate=tf.constant(RATE))["probability"].numpy()
-    images = tf.image.resize(frames.reshape(6, 40, 60, 3).astype(np.float32), [32, 48])[:, :, 8:40] / 255.0
-    expected = model({"image": tf.reshape(images, [2, 3, 32, 32, 3]), "audio": waveform}, training=False)[:, 1]
-    np.testing.assert_allclose(probability, expected.numpy(), atol=0.02)
+    # Each frame prepared as the single-image signatures prepare one (l3net.serving.images).
+    from l3net.serving.images import prepare_images
+    resize = model_dir_lib.ModelDir(trained_sequence_dir).resize_short_side()
+    images = prepare_images(tf.constant(frames.reshape(6, 40, 60, 3)), 32, resize)
+    expected = model({"image": tf.reshape(images, [2, 3, 32, 32, 3]), "audio": tf.constant(waveform)},
+                     training=False)[:, 1]
+    np.testing.assert_allclose(probability, expected.numpy(), rtol=1e-5, atol=1e-6)
     audio = tf.saved_model.load(paths["audio_embedding"])
     embeddings = audio.signatures["embed_audio"](waveform=tf.constant(waveform), sample_rate=tf.constant(RATE),
                                                  hop_seconds=tf.constant(0.25))["embeddings"]
