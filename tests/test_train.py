@@ -106,7 +106,7 @@ def test_resume_continues_from_saved_step(data_dir, trained_dir, tmp_path):
     cfg = TrainConfig(learning_rate=1e-3, train_steps=90, log_every_steps=10, eval_every_steps=1000, eval_pairs=16)
     result = train(MODEL_CFG, DATA_CFG, cfg, data_dir, resumed, verbose=False)
     assert (result.start_step, result.final_step) == (80, 90)
-    model, _, step = model_dir_lib.load_model(resumed)
+    model, _, step = model_dir_lib.load_model(resumed, "latest")  # "best" stays at 80 unless step 90 validates better
     assert step == 90
     newest = tf.train.latest_checkpoint(os.path.join(resumed, model_dir_lib.CHECKPOINT_SUBDIR))
     reader = tf.train.load_checkpoint(newest)

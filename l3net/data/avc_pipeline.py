@@ -137,9 +137,12 @@ def _check_config(config: DataConfig, num_pairs: Optional[int]) -> None:
     if config.batch_size < 1 or config.pairs_per_video < 1:
         raise ValueError(f"DataConfig: batch_size ({config.batch_size}) and pairs_per_video "
                          f"({config.pairs_per_video}) must be >= 1")
-    if config.num_audio_samples < 1 or config.num_frames < 1:
+    if config.num_audio_samples < 1:
         raise ValueError(f"DataConfig: sample_rate ({config.sample_rate}) x audio_seconds "
                          f"({config.audio_seconds}) must give at least one sample")
+    if config.num_frames < 1 or config.avc_samples < config.num_audio_samples:
+        raise ValueError(f"DataConfig: num_frames ({config.num_frames}) must be >= 1 and clip_seconds "
+                         f"({config.clip_seconds}) 0 or >= audio_seconds ({config.audio_seconds})")
     if config.video_shuffle_buffer < 1 or config.example_shuffle_buffer < 1:
         raise ValueError("DataConfig: video_shuffle_buffer and example_shuffle_buffer must be >= 1")
     if num_pairs is not None and num_pairs < 1:
