@@ -205,7 +205,8 @@ def decode_pair(example: Dict[str, tf.Tensor], config: DataConfig, *, ratio: int
 
     shape = [config.image_size, config.image_size, 3]
     if config.is_sequence:
-        image = tf.map_fn(frame, example["jpeg"], fn_output_signature=tf.TensorSpec(shape, tf.float32))
+        # num_frames is static: one decode op per frame, no tf.map_fn loop.
+        image = tf.stack([frame(example["jpeg"][i]) for i in range(config.num_frames)])
         shape = [config.num_frames] + shape
     else:
         image = frame(example["jpeg"])

@@ -24,12 +24,11 @@ _EXPORTS = {
     "LOG_EPS": "audio_frontend", "AudioFrontend": "audio_frontend",
     "audio_conv_feature_model": "avc_models", "build_avenet": "avc_models", "build_l3net": "avc_models",
     "build_model": "avc_models", "embedding_models": "avc_models", "get_towers": "avc_models",
-    "vision_conv_feature_model": "avc_models",
+    "build_sequence_l3net": "avc_models", "vision_conv_feature_model": "avc_models",
     "build_avolnet": "avolnet", "grid_size": "avolnet", "localizer": "avolnet",
     "ModelConfig": "config",
     "EuclideanDistance": "distance",
     "FrontendGeometry": "frontend_geometry",
-    "build_sequence_l3net": "sequence_avc",
     "build_audio_tower": "towers", "build_vision_tower": "towers",
     "vgg_block": "vgg", "vgg_trunk": "vgg",
 }

@@ -21,7 +21,7 @@ import keras
 from l3net.models.avolnet import build_avolnet
 from l3net.models.config import ModelConfig
 from l3net.models.distance import EuclideanDistance
-from l3net.models.sequence_avc import build_sequence_l3net
+from l3net.models.sequence_avc import sequence_features
 from l3net.models.towers import AUDIO_TOWER, VISION_TOWER, build_audio_tower, build_vision_tower
 from l3net.models.vgg import conv_layer_name
 
@@ -38,15 +38,25 @@ def _inputs(cfg: ModelConfig) -> Tuple[keras.KerasTensor, keras.KerasTensor]:
     return image, audio
 
 
-def build_l3net(cfg: ModelConfig) -> keras.Model:
-    """L3-Net (ICCV 2017): concat of the 512-d tower outputs -> fc 128 + ReLU -> fc 2 -> softmax."""
-    image, audio = _inputs(cfg)
-    v = build_vision_tower(cfg)(image)
-    a = build_audio_tower(cfg)(audio)
+def _l3net_fusion(image: keras.KerasTensor, audio: keras.KerasTensor, v: keras.KerasTensor,
+                  a: keras.KerasTensor, cfg: ModelConfig, name: str) -> keras.Model:
+    """L3-Net's head on vision/audio features [B, Dv], [B, Da]: concat -> fc + ReLU -> fc 2 -> softmax."""
     x = keras.layers.Concatenate(name="fusion_concat")([v, a])
     x = keras.layers.Dense(cfg.fusion_width, activation="relu", name="fusion_fc1")(x)
     out = keras.layers.Dense(2, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(x)
-    return keras.Model({"image": image, "audio": audio}, out, name="l3net")
+    return keras.Model({"image": image, "audio": audio}, out, name=name)
+
+
+def build_l3net(cfg: ModelConfig) -> keras.Model:
+    """L3-Net (ICCV 2017): concat of the 512-d tower outputs -> fc 128 + ReLU -> fc 2 -> softmax."""
+    image, audio = _inputs(cfg)
+    return _l3net_fusion(image, audio, build_vision_tower(cfg)(image), build_audio_tower(cfg)(audio), cfg, "l3net")
+
+
+def build_sequence_l3net(cfg: ModelConfig) -> keras.Model:
+    """The sequence L3-Net (`l3net.models.sequence_avc`): the same towers and head over frame/window sequences."""
+    image, audio, v, a = sequence_features(cfg)
+    return _l3net_fusion(image, audio, v, a, cfg, "l3net_sequence")
 
 
 def _embedding_head(x: keras.KerasTensor, width: int, prefix: str) -> keras.KerasTensor:

@@ -11,7 +11,8 @@ fusion.
         -> vision_sequence (GRU | LSTM | max | mean over the N steps) -> [B, Dv]
   audio [B, M*W]        -> [B*M, W] (M consecutive W-sample windows) -> audio_tower -> [B, M, Da]
         -> audio_sequence -> [B, Da]
-  concat [B, Dv + Da] -> fusion_fc1 (fusion_width, ReLU) -> avc_output (2, softmax)
+  concat [B, Dv + Da] -> fusion_fc1 (fusion_width, ReLU) -> avc_output (2, softmax): L3-Net's own
+        head (`avc_models.build_sequence_l3net`)
 
 N = num_frames, M = clip_windows, W = num_audio_samples (audio_seconds). A modality with one step
 skips its sequence layer. Because the towers are L3-Net's towers unchanged (same names, same
@@ -29,7 +30,6 @@ import keras
 from l3net.models.config import ModelConfig
 from l3net.models.towers import build_audio_tower, build_vision_tower
 
-OUTPUT_LAYER = "avc_output"
 VISION_SEQUENCE = "vision_sequence"
 AUDIO_SEQUENCE = "audio_sequence"
 
@@ -79,20 +79,13 @@ def _over_steps(x: keras.KerasTensor, tower: keras.Model, steps: int, kind: str,
     return sequence_layer(kind, int(per_step.shape[-1]), name)(features)
 
 
-def sequence_inputs(cfg: ModelConfig) -> Tuple[keras.KerasTensor, keras.KerasTensor]:
-    """The AVC inputs of a sequence model: image [B, N, S, S, 3], audio [B, clip_samples]."""
+def sequence_features(cfg: ModelConfig) -> Tuple[keras.KerasTensor, ...]:
+    """(image input [B, N, S, S, 3], audio input [B, clip_samples], vision features [B, Dv], audio
+    features [B, Da]): the towers over every frame / window, then each modality's sequence layer.
+    `avc_models.build_sequence_l3net` puts L3-Net's fusion head on the features."""
     image = keras.Input(shape=(cfg.num_frames, cfg.image_size, cfg.image_size, 3), name="image")
     audio = keras.Input(shape=(cfg.clip_samples,), name="audio")
-    return image, audio
-
-
-def build_sequence_l3net(cfg: ModelConfig) -> keras.Model:
-    """Sequence L3-Net for `cfg` (see module docstring); output float32 [B, 2] softmax."""
-    image, audio = sequence_inputs(cfg)
     v = _over_steps(image, build_vision_tower(cfg), cfg.num_frames, cfg.sequence_layer, VISION_SEQUENCE)
     windows = keras.layers.Reshape((cfg.clip_windows, cfg.num_audio_samples), name="audio_windows")(audio)
     a = _over_steps(windows, build_audio_tower(cfg), cfg.clip_windows, cfg.sequence_layer, AUDIO_SEQUENCE)
-    x = keras.layers.Concatenate(name="fusion_concat")([v, a])
-    x = keras.layers.Dense(cfg.fusion_width, activation="relu", name="fusion_fc1")(x)
-    out = keras.layers.Dense(2, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(x)
-    return keras.Model({"image": image, "audio": audio}, out, name="l3net_sequence")
+    return image, audio, v, a
