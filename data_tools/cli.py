@@ -5,9 +5,9 @@
       --val_fraction 0.1 --test_fraction 0.1 --timeout_seconds 600]
   l3net_data convert --audioset_csv segments.csv --class_index_csv class_labels_indices.csv
       --video_dir downloads/ --output_dir D [same options]
-  l3net_data synthetic --output_dir D --num_videos N --seed S [--workers W --max_seconds 10]
-  l3net_data synthetic_esc50 --output_dir E [--seed S --clips_per_class 8]
-  l3net_data synthetic_dcase2013 --output_dir E [--seed S --clips_per_class 10 --seconds 30]
+  l3net_data synthetic --output_dir D --num_videos N --seed S [--workers W --max_seconds 10 --world basic|rich]
+  l3net_data synthetic_esc50 --output_dir E [--seed S --clips_per_class 8 --world basic|rich]
+  l3net_data synthetic_dcase2013 --output_dir E [--seed S --clips_per_class 10 --seconds 30 --world basic|rich]
   l3net_data real_audio --output_dir E [--seed S --clips_per_class 40 --soundfont F.sf2]
       (real instrument and speech recordings rendered with fluidsynth and espeak-ng, ESC-50 layout)
 
@@ -117,17 +117,21 @@ _COMMANDS: Dict[str, Dict[str, Tuple[Any, str]]] = {
         "height": (120, "Frame height (pixels)."),
         "clutter": (1.0, "0..1: how often videos get a second sounding object, an off-screen sound and "
                          "silent distractors (1 = the full world)."),
+        "world": ("basic", "Sound world: basic (10 classes, one timbre each) or rich (+ instruments and a "
+                           "voice, overlapping pitch ranges, backdrops that go with the background sound)."),
     },
     "synthetic_esc50": {
         "output_dir": (REQUIRED, "Folder for audio/ and meta/esc50.csv."),
         "seed": (0, "Same seed, same clips."),
         "clips_per_class": (8, "5 s clips per class."),
+        "world": ("basic", "Sound world whose classes are the categories: basic or rich (see synthetic)."),
     },
     "synthetic_dcase2013": {
         "output_dir": (REQUIRED, "Folder for the scene recordings."),
         "seed": (0, "Same seed, same clips."),
         "clips_per_class": (10, "Recordings per scene class."),
         "seconds": (30.0, "Length of each recording (s)."),
+        "world": ("basic", "Sound world the scenes' sources come from: basic or rich (see synthetic)."),
     },
     "real_audio": {
         "output_dir": (REQUIRED, "Folder for audio/, meta/esc50.csv and real_audio.json (built in a temporary "
@@ -356,7 +360,7 @@ def _run_synthetic(args: types.SimpleNamespace) -> int:
 
     return _generate("synthetic", args.output_dir, lambda: generate_videos(
         args.output_dir, args.num_videos, args.seed, workers=args.workers, max_seconds=args.max_seconds,
-        width=args.width, height=args.height, clutter=args.clutter))
+        width=args.width, height=args.height, clutter=args.clutter, world=args.world))
 
 
 def _run_synthetic_esc50(args: types.SimpleNamespace) -> int:
@@ -364,7 +368,7 @@ def _run_synthetic_esc50(args: types.SimpleNamespace) -> int:
     from data_tools.synthetic import generate_esc50
 
     return _generate("synthetic_esc50", args.output_dir, lambda: generate_esc50(
-        args.output_dir, args.seed, clips_per_class=args.clips_per_class))
+        args.output_dir, args.seed, clips_per_class=args.clips_per_class, world=args.world))
 
 
 def _run_synthetic_dcase2013(args: types.SimpleNamespace) -> int:
@@ -372,7 +376,8 @@ def _run_synthetic_dcase2013(args: types.SimpleNamespace) -> int:
     from data_tools.synthetic import generate_dcase2013
 
     return _generate("synthetic_dcase2013", args.output_dir, lambda: generate_dcase2013(
-        args.output_dir, args.seed, clips_per_class=args.clips_per_class, seconds=args.seconds))
+        args.output_dir, args.seed, clips_per_class=args.clips_per_class, seconds=args.seconds,
+        world=args.world))
 
 
 def _run_real_audio(args: types.SimpleNamespace) -> int:

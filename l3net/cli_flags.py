@@ -38,6 +38,7 @@ _DEFINITIONS = {
     "max_seconds": flags.DEFINE_float,
     "num_videos": flags.DEFINE_integer,
     "clutter": flags.DEFINE_float,
+    "world": flags.DEFINE_string,
     "checkpoint": flags.DEFINE_string,
     "exact": flags.DEFINE_bool,
 }

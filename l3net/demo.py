@@ -44,6 +44,8 @@ SHARED = cli_flags.uses(
     workers=(2, "Processes for generation and conversion."),
     clutter=(0.0, "Synthetic clutter (0 = one sounding object per video, 1 = distractors, off-screen sounds and "
                   "two-object videos): minutes of CPU training get past 0's plateau."),
+    world=("basic", "Sound world of the synthetic videos and the ESC-50-layout set: basic (10 classes) or rich "
+                    "(+ instruments and a voice; README 'A richer sound world')."),
 )
 flags.DEFINE_string("workdir", "runs/demo", "Where videos, TFRecords, models and reports go.")
 flags.DEFINE_string("train_flagfile", None, "Training flagfile, or a shipped config by name (default demo_cpu: "
@@ -57,7 +59,14 @@ REAL_AUDIO_CLIPS_PER_CLASS = 20  # 4 per class and fold: ~25 s to render, ~1 min
 
 # The shipped config (package data: l3net/configs/ when installed, configs/ in a checkout).
 DEMO_CONFIG = "demo_cpu"
+# `data_tools.synthetic.sound_world.WORLDS` (l3net does not import data_tools), default first.
+SOUND_WORLDS = ("basic", "rich")
 CONVERT_ARGS = ("--fps", "12", "--short_side", "96", "--sample_rate", "16000", "--num_shards", "8")
+
+
+def _world_suffix() -> str:
+    """Folder-name suffix of the sound world: none for the default, so earlier runs are re-used."""
+    return "" if FLAGS.world == SOUND_WORLDS[0] else f"_{FLAGS.world}"
 
 
 def _tool(name: str) -> str:
@@ -92,7 +101,10 @@ def _try_run(stage: str, argv: List[str], timings: Dict[str, float]) -> str:
 def main(argv: List[str]) -> int:
     del argv
     workdir = os.path.abspath(FLAGS.workdir)
-    dataset_name = f"n{FLAGS.num_videos}_seed{FLAGS.seed}_clutter{FLAGS.clutter:g}"
+    if FLAGS.world not in SOUND_WORLDS:
+        print(f"l3net_demo: error: --world={FLAGS.world}: unknown; known: {', '.join(SOUND_WORLDS)}", file=sys.stderr)
+        return 2
+    dataset_name = f"n{FLAGS.num_videos}_seed{FLAGS.seed}_clutter{FLAGS.clutter:g}{_world_suffix()}"
     videos_dir = os.path.join(workdir, f"videos_{dataset_name}")
     data_dir = os.path.join(workdir, f"tfrecords_{dataset_name}")
     try:
@@ -114,7 +126,8 @@ def main(argv: List[str]) -> int:
     else:
         _run("generate", [_tool("l3net_data"), "synthetic", "--output_dir", videos_dir,
                           "--num_videos", str(FLAGS.num_videos), "--seed", str(FLAGS.seed),
-                          "--workers", str(FLAGS.workers), "--clutter", str(FLAGS.clutter)], timings)
+                          "--workers", str(FLAGS.workers), "--clutter", str(FLAGS.clutter),
+                          "--world", FLAGS.world], timings)
     _run("convert", [_tool("l3net_data"), "convert", "--manifest", labels_csv, "--output_dir", data_dir,
                      "--workers", str(FLAGS.workers), *CONVERT_ARGS], timings)
     if os.path.isfile(report_path):
@@ -182,10 +195,10 @@ def _read_json(path: str) -> dict:
 
 def _probe_stages(workdir: str, model_dir: str, timings: Dict[str, float]) -> Dict[str, dict]:
     """Synthetic ESC-50 layout -> probe of the trained model and of its random-init twin."""
-    esc50_dir = os.path.join(workdir, f"esc50_seed{FLAGS.seed}")
+    esc50_dir = os.path.join(workdir, f"esc50_seed{FLAGS.seed}{_world_suffix()}")
     if not os.path.isfile(os.path.join(esc50_dir, "meta", "esc50.csv")):  # Written last.
         _run("esc50", [_tool("l3net_data"), "synthetic_esc50", "--output_dir", esc50_dir,
-                       "--seed", str(FLAGS.seed)], timings)
+                       "--seed", str(FLAGS.seed), "--world", FLAGS.world], timings)
     return _trained_and_random_probes("probe", esc50_dir, model_dir, "probe_esc50", timings)
 
 

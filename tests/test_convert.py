@@ -234,6 +234,8 @@ def test_cli_invalid_manifest_exits_2_and_writes_nothing(tmp_path, capsys):
     (["convert", "--manifest", "no such.csv", "--output_dir", "o"], "no such.csv: no such file"),
     (["frobnicate"], "frobnicate"),
     (["synthetic", "--output_dir", "o", "--num_videos", "0", "--seed", "1"], "--num_videos must be > 0"),
+    (["synthetic", "--output_dir", "o", "--num_videos", "2", "--seed", "1", "--world", "tiny"],
+     "world='tiny': unknown; known: basic, rich"),
 ])
 def test_cli_usage_errors_exit_2_on_one_line(tmp_path, monkeypatch, capsys, argv, words):
     monkeypatch.chdir(tmp_path)
@@ -350,12 +352,14 @@ def test_synthetic_subcommands_call_the_generators(monkeypatch, tmp_path, capsys
     monkeypatch.setitem(sys.modules, "data_tools.synthetic", fake)
     assert cli.main(["synthetic", "--output_dir", "d", "--num_videos", "3", "--seed", "7", "--workers", "2",
                      "--max_seconds", "4", "--clutter", "0.5"]) == 0
-    assert cli.main(["synthetic_esc50", "--output_dir", "e", "--seed", "1", "--clips_per_class", "2"]) == 0
+    assert cli.main(["synthetic_esc50", "--output_dir", "e", "--seed", "1", "--clips_per_class", "2",
+                     "--world", "rich"]) == 0
     assert cli.main(["synthetic_dcase2013", "--output_dir", "f", "--seconds", "5"]) == 0
     assert calls == [
-        ("videos", ("d", 3, 7), dict(workers=2, max_seconds=4.0, width=160, height=120, clutter=0.5)),
-        ("esc50", ("e", 1), dict(clips_per_class=2)),
-        ("dcase", ("f", 0), dict(clips_per_class=10, seconds=5.0)),
+        ("videos", ("d", 3, 7), dict(workers=2, max_seconds=4.0, width=160, height=120, clutter=0.5,
+                                     world="basic")),
+        ("esc50", ("e", 1), dict(clips_per_class=2, world="rich")),
+        ("dcase", ("f", 0), dict(clips_per_class=10, seconds=5.0, world="basic")),
     ]
     assert "manifest.csv" in capsys.readouterr().out
 

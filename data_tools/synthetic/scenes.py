@@ -15,7 +15,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from data_tools.synthetic.motions import Motion, Region, make_motion
-from data_tools.synthetic.sound_world import CLASSES_BY_NAME, OBJECT_CLASSES, TEXTURES, ObjectClass
+from data_tools.synthetic.sound_world import DEFAULT_WORLD, TEXTURES, ObjectClass, SoundWorld, get_world
 
 FRAME_RATES = (12, 15, 24, 25, 30)
 SAMPLE_RATES = (22050, 44100, 48000)
@@ -24,6 +24,12 @@ TWO_SOUNDING_PROB = 0.15
 OFFSCREEN_PROB = 0.2
 DISTRACTOR_COUNT_PROBS = (0.4, 0.4, 0.2)  # P(0), P(1), P(2) silent distractors.
 BACKGROUNDS = ("gradient", "blobs", "floor", "stripes", "tiles")
+# In the rich world, where a background texture is heard its place is usually seen: the backdrop
+# that goes with each texture (rain streaks, foliage blobs for wind, a road floor for engines, a
+# tiled interior for mains hum, a busy gradient for crowds), drawn with the world's
+# `scene_look_prob`, otherwise any backdrop. Why: so that the scene, not only the object, is an
+# audio-visual correspondence to learn (the DCASE-layout probe measures scene recognition).
+SCENE_LOOKS = {"wind": "blobs", "rain": "stripes", "engine": "floor", "mains_hum": "tiles", "crowd": "gradient"}
 
 
 @dataclasses.dataclass
@@ -89,15 +95,16 @@ def _object_colours(rng: np.random.Generator) -> Tuple[Tuple[float, ...], Tuple[
     return light, dark
 
 
-def class_for_index(seed: int, index: int) -> str:
+def class_for_index(seed: int, index: int, world: str = DEFAULT_WORLD) -> str:
     """Primary class of video `index`: each block of len(classes) videos is a permutation.
 
     Balanced for any number of videos (counts differ by at most one) and computable from
     (seed, index) alone, so workers need no shared state.
     """
-    block = index // len(OBJECT_CLASSES)
-    order = np.random.default_rng([seed, block, 7]).permutation(len(OBJECT_CLASSES))
-    return OBJECT_CLASSES[int(order[index % len(OBJECT_CLASSES)])].name
+    classes = get_world(world).classes
+    block = index // len(classes)
+    order = np.random.default_rng([seed, block, 7]).permutation(len(classes))
+    return classes[int(order[index % len(classes)])].name
 
 
 def _make_object(rng, cls, sounding, onscreen, region, radius, level_db, duration) -> ObjectInstance:
@@ -109,16 +116,18 @@ def _make_object(rng, cls, sounding, onscreen, region, radius, level_db, duratio
 
 
 def plan_scene(seed: int, index: int, width: int, height: int, max_seconds: float,
-               clutter: float = 1.0) -> VideoScene:
+               clutter: float = 1.0, world: str = DEFAULT_WORLD) -> VideoScene:
     """Draws the full plan of video `index` of the dataset with `seed`.
 
     clutter in [0, 1] scales the probabilities of a second sounding object, an off-screen sound
     and silent distractors: 1 is the full world, 0 one sounding object alone (the CPU demo, whose
     minutes of training cannot get past the full world's plateau). The same random numbers are
-    drawn whatever the clutter, so everything else about a video stays the same.
+    drawn whatever the clutter, so everything else about a video stays the same. `world` names a
+    `sound_world.WORLDS` entry; the basic world's videos are those of before the rich one existed.
     """
+    sound_world: SoundWorld = get_world(world)
     rng = np.random.default_rng([seed, index])
-    primary = CLASSES_BY_NAME[class_for_index(seed, index)]
+    primary = sound_world.by_name[class_for_index(seed, index, world)]
     fps = int(rng.choice(FRAME_RATES))
     sample_rate = int(rng.choice(SAMPLE_RATES))
     channels = int(rng.choice([1, 2]))
@@ -127,7 +136,7 @@ def plan_scene(seed: int, index: int, width: int, height: int, max_seconds: floa
     num_frames = min(num_frames, int(np.floor(max_seconds * fps + 1e-9)))
     duration = num_frames / fps
 
-    others = [c for c in OBJECT_CLASSES if c is not primary]
+    others = [c for c in sound_world.classes if c is not primary]
     picks = [others[i] for i in rng.permutation(len(others))]
     sounding = [primary] + ([picks.pop()] if rng.random() < clutter * TWO_SOUNDING_PROB else [])
     distractor_probs = np.asarray(DISTRACTOR_COUNT_PROBS) * clutter
@@ -154,11 +163,16 @@ def plan_scene(seed: int, index: int, width: int, height: int, max_seconds: floa
 
     bg_light = _hsv(rng.uniform(0, 1), rng.uniform(0.05, 0.5), rng.uniform(0.45, 0.85))
     bg_dark = _hsv(rng.uniform(0, 1), rng.uniform(0.05, 0.5), rng.uniform(0.15, 0.5))
+    any_background = str(rng.choice(BACKGROUNDS))
+    texture = str(rng.choice(TEXTURES))
+    # The basic world draws no number here, so its videos stay what they were.
+    seen_scene = sound_world.scene_look_prob > 0 and rng.random() < sound_world.scene_look_prob
     return VideoScene(
         index=index, width=width, height=height, fps=fps, num_frames=num_frames,
         sample_rate=sample_rate, channels=channels, objects=objects,
-        background=str(rng.choice(BACKGROUNDS)), background_colours=(bg_light, bg_dark),
-        texture=str(rng.choice(TEXTURES)), texture_db=float(rng.uniform(-30.0, -12.0)),
+        background=SCENE_LOOKS[texture] if seen_scene else any_background,
+        background_colours=(bg_light, bg_dark),
+        texture=texture, texture_db=float(rng.uniform(-30.0, -12.0)),
         floor_db=float(rng.uniform(-50.0, -35.0)),
         target_rms=float(np.exp(rng.uniform(np.log(0.02), np.log(0.12)))),
         render_seed=int(rng.integers(0, 2 ** 31)),

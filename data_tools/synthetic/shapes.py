@@ -107,9 +107,54 @@ def _clockface(u, v, d):
     return np.minimum(np.minimum(rim, hand), r - 0.12)
 
 
+def _keys(u, v, d):
+    """Three mallet bars of falling length, stacked (a xylophone seen from above)."""
+    bars = [_box(u, v, 0.0, cv, hw, 0.17) for cv, hw in ((-0.56, 0.9), (0.0, 0.72), (0.56, 0.54))]
+    return np.minimum(np.minimum(bars[0], bars[1]), bars[2])
+
+
+def _drum(u, v, d):
+    """Drum: a shell with a lighter elliptical head on top."""
+    shell = _box(u, v, 0.0, 0.2, 0.75, 0.45)
+    head = (np.sqrt((u / 0.8) ** 2 + ((v + 0.25) / 0.28) ** 2) - 1.0) * 0.28
+    return np.minimum(shell, head)
+
+
+def _horn(u, v, d):
+    """Horn: a narrow tube widening into a round bell on the right."""
+    tube = _box(u, v, -0.4, 0.0, 0.5, 0.1)
+    flare = np.maximum(np.abs(v) - 0.1 - 0.9 * np.maximum(u + 0.1, 0.0) ** 1.5, np.maximum(-0.1 - u, u - 0.85))
+    return np.minimum(tube, flare)
+
+
+def _violin(u, v, d):
+    """Violin body: two lobes with a waist, a neck above."""
+    lower = (np.sqrt((u / 0.55) ** 2 + ((v - 0.35) / 0.42) ** 2) - 1.0) * 0.42
+    upper = (np.sqrt((u / 0.44) ** 2 + ((v + 0.18) / 0.32) ** 2) - 1.0) * 0.32
+    neck = _box(u, v, 0.0, -0.65, 0.08, 0.3)
+    return np.minimum(np.minimum(lower, upper), neck)
+
+
+def _face(u, v, d):
+    """Head with two eye holes and a mouth hole (the talker)."""
+    head = _circle(u, v, 0.0, 0.0, 0.85)
+    holes = np.minimum(np.minimum(_circle(u, v, -0.32, -0.25, 0.13), _circle(u, v, 0.32, -0.25, 0.13)),
+                       _box(u, v, 0.0, 0.38, 0.34, 0.09))
+    return np.maximum(head, -holes)
+
+
+def _pipe(u, v, d):
+    """Upright woodwind: a long tube, finger holes, a flared foot."""
+    tube = _box(u, v, 0.0, -0.1, 0.13, 0.8)
+    foot = np.maximum(np.abs(u) - 0.13 - 0.6 * np.maximum(v - 0.45, 0.0), np.maximum(0.45 - v, v - 0.92))
+    holes = np.minimum(_circle(u, v, 0.0, -0.35, 0.06), _circle(u, v, 0.0, 0.0, 0.06))
+    return np.maximum(np.minimum(tube, foot), -holes)
+
+
 SHAPES: Dict[str, Callable[[Array, Array, Array], Array]] = {
     "disk": _disk, "bell": _bell, "bar": _bar, "triangle": _triangle, "propeller": _propeller,
     "ring": _ring, "diamond": _diamond, "bird": _bird, "hammer": _hammer, "clockface": _clockface,
+    "keys": _keys, "drum": _drum, "horn": _horn, "violin": _violin, "face": _face, "pipe": _pipe,
 }
 
 

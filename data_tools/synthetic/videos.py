@@ -36,6 +36,7 @@ from l3net.media_encode import write_video
 
 from data_tools.synthetic.frames import render_frames
 from data_tools.synthetic.scenes import VideoScene, plan_scene
+from data_tools.synthetic.sound_world import DEFAULT_WORLD, get_world
 from data_tools.synthetic.soundtrack import render_soundtrack
 
 VIDEO_DIR = "videos"
@@ -79,9 +80,9 @@ def _annotation(scene: VideoScene, rendered) -> Dict[str, Any]:
 
 
 def make_video(output_dir: str, seed: int, index: int, max_seconds: float, width: int,
-               height: int, clutter: float = 1.0) -> Dict[str, Any]:
+               height: int, clutter: float = 1.0, world: str = DEFAULT_WORLD) -> Dict[str, Any]:
     """Renders and writes video `index`; returns its annotation (see module docstring)."""
-    scene = plan_scene(seed, index, width, height, max_seconds, clutter)
+    scene = plan_scene(seed, index, width, height, max_seconds, clutter, world)
     rendered = render_frames(scene)
     audio = render_soundtrack(scene)
     write_video(os.path.join(output_dir, video_name(index)), rendered.frames(), width, height,
@@ -95,7 +96,8 @@ def _make_video_args(args) -> Dict[str, Any]:
 
 
 def _check_args(num_videos: int, workers: int, max_seconds: float, width: int, height: int,
-                clutter: float) -> None:
+                clutter: float, world: str) -> None:
+    get_world(world)
     if not 0.0 <= clutter <= 1.0:
         raise ValueError(f"clutter={clutter}: must be in [0, 1]")
     if num_videos < 1:
@@ -111,24 +113,25 @@ def _check_args(num_videos: int, workers: int, max_seconds: float, width: int, h
 
 def generate_videos(output_dir: str, num_videos: int, seed: int, *, workers: int = 1,
                     max_seconds: float = 10.0, width: int = 160, height: int = 120,
-                    clutter: float = 1.0) -> str:
+                    clutter: float = 1.0, world: str = DEFAULT_WORLD) -> str:
     """Writes the synthetic video dataset (layout in the module docstring).
 
     clutter in [0, 1] scales how often a video has a second sounding object, an off-screen sound
-    and silent distractors (see `scenes.plan_scene`); 1 = the full world.
+    and silent distractors (see `scenes.plan_scene`); 1 = the full world. world: a
+    `sound_world.WORLDS` name ("basic" or "rich").
 
     labels.csv and annotations.jsonl are written last, so they exist only after a complete run.
     Returns the path of labels.csv. Raises ValueError naming the bad argument. Workers are
     started with 'spawn', so scripts calling this with workers > 1 need the usual
     `if __name__ == "__main__":` guard.
     """
-    _check_args(num_videos, workers, max_seconds, width, height, clutter)
+    _check_args(num_videos, workers, max_seconds, width, height, clutter, world)
     os.makedirs(os.path.join(output_dir, VIDEO_DIR), exist_ok=True)
     labels_path = os.path.join(output_dir, LABELS_NAME)
     for stale in (labels_path, os.path.join(output_dir, ANNOTATIONS_NAME)):
         if os.path.exists(stale):  # A failed run must not leave a previous run's index behind.
             os.remove(stale)
-    jobs = [(output_dir, seed, i, float(max_seconds), width, height, float(clutter))
+    jobs = [(output_dir, seed, i, float(max_seconds), width, height, float(clutter), world)
             for i in range(num_videos)]
     if workers == 1:
         annotations = [_make_video_args(job) for job in jobs]
