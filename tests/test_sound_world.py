@@ -73,6 +73,13 @@ def _semitones(f, ref):
     return 12 * np.log2(f / ref)
 
 
+def _assert_scale_notes(freqs, tonic, tolerance):
+    """Each frequency is a whole number of semitones from `tonic` (within `tolerance`), on a scale."""
+    steps = _semitones(np.asarray(freqs), tonic)
+    assert np.all(np.abs(steps - np.round(steps)) < tolerance), steps
+    assert {int(s) % 12 for s in np.round(steps)} <= SCALE_STEPS, steps
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_mallet_notes_are_on_a_scale_with_a_bar_overtone(seed):
     pitch = 300.0
@@ -87,9 +94,7 @@ def test_mallet_notes_are_on_a_scale_with_a_bar_overtone(seed):
         f1, a1 = _peak(freqs, mag, 2.3 * f0, 12 * f0)
         assert a1 > 1e-3 * a0
         assert min(abs(f1 / f0 - r) / r for r in BAR_RATIOS) < 0.02, (f0, f1)
-    steps = _semitones(np.array(fundamentals), pitch)
-    assert np.all(np.abs(steps - np.round(steps)) < 0.25), steps
-    assert {int(s) % 12 for s in np.round(steps)} <= SCALE_STEPS
+    _assert_scale_notes(fundamentals, pitch, 0.25)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -149,9 +154,7 @@ def test_each_stroke_plays_a_scale_note_held_for_the_stroke(name, seed):
             halves.append(freqs[band[peaks[0]]])
         assert abs(_semitones(halves[1], halves[0])) < 0.35  # Held (vibrato aside).
         notes.append(halves[0])
-    steps = _semitones(np.array(notes), pitch)
-    assert np.all(np.abs(steps - np.round(steps)) < 0.35), steps
-    assert {int(s) % 12 for s in np.round(steps)} <= SCALE_STEPS
+    _assert_scale_notes(notes, pitch, 0.35)
 
 
 @pytest.mark.parametrize("seed", range(3))
