@@ -292,13 +292,18 @@ def _whistle(rng, sr, pitch, amp, pf, t):
     return (np.sin(ph) + 0.06 * breath) * amp
 
 
-def _note_track(rng: np.random.Generator, amp: np.ndarray, threshold: float = 0.2) -> np.ndarray:
-    """Frequency ratio per sample [n]: a new scale note each time `amp` rises past `threshold`.
+def _rises(amp: np.ndarray, threshold: float = 0.2) -> np.ndarray:
+    """Sample indices [E] where `amp` rises past `threshold`: a stroke, a breath, a mouth opening."""
+    return np.flatnonzero((amp[1:] > threshold) & (amp[:-1] <= threshold)) + 1
+
+
+def _note_track(rng: np.random.Generator, amp: np.ndarray) -> np.ndarray:
+    """Frequency ratio per sample [n]: a new scale note at each rise of `amp` (`_rises`).
 
     Why the amplitude decides: a bowed or blown note starts when the motion starts a stroke or
     a breath (`Motion.audio_control`), so the picture shows where the melody moves on.
     """
-    edges = np.flatnonzero((amp[1:] > threshold) & (amp[:-1] <= threshold)) + 1
+    edges = _rises(amp)
     ratios = _melody(rng, len(edges) + 1)
     return ratios[np.searchsorted(edges, np.arange(len(amp)), side="right")]
 
@@ -370,7 +375,7 @@ def _voice(rng, sr, pitch, amp, pf, t):
     glottal = np.diff(np.concatenate([[0.0], np.where(phase < 0.4, np.sin(np.pi * phase / 0.4) ** 2, 0.0)]))
     glottal = glottal + 0.02 * rng.standard_normal(n) * env  # Breathiness.
     tract = rng.uniform(0.85, 1.2)
-    edges = np.flatnonzero((amp[1:] > 0.2) & (amp[:-1] <= 0.2)) + 1
+    edges = _rises(amp)
     vowel = rng.integers(0, len(_VOWELS), len(edges) + 1)[np.searchsorted(edges, np.arange(n), side="right")]
     out = np.zeros(n)
     for v, formants in enumerate(_VOWELS * tract):
