@@ -66,22 +66,18 @@ def main() -> None:
 
     import keras
 
+    from l3net.evaluation.probe import RANDOM_INIT, load_probe_model
     from l3net.model_dir import ModelDir
-    from l3net.models.avc_models import build_model, get_towers
-    from l3net.models.config import ModelConfig
+    from l3net.models.avc_models import get_towers
 
-    config_path = args.model_config
-    if os.path.isdir(config_path):
-        config_path = ModelDir(config_path).file("model_config.json")
-    with open(config_path, encoding="utf-8") as f:
-        cfg = ModelConfig.from_json(f.read())
+    # The same seeded initial weights as `l3net_probe --model_dir random --model_config ... --seed`.
+    start = load_probe_model(RANDOM_INIT, model_config=args.model_config, seed=args.seed)
+    model, cfg = start.model, start.config
 
     started = time.monotonic()
     x, y, names = labelled_windows(args.world, args.clips_per_category, cfg.sample_rate, cfg.audio_seconds)
     print(f"{args.world} world: {len(names)} categories, {len(y)} windows in {time.monotonic() - started:.0f} s")
 
-    keras.utils.set_random_seed(args.seed)
-    model = build_model(cfg)
     _, audio_tower = get_towers(model)
     waveform = keras.Input((x.shape[1],))
     classifier = keras.Model(waveform, keras.layers.Dense(len(names))(audio_tower(waveform)))

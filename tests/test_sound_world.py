@@ -249,3 +249,12 @@ def test_basic_world_is_unchanged():
     np.testing.assert_allclose(clip[0, 50000:50003], [0.13222125173, 0.16762588918, 0.19185441733], rtol=1e-5)
     scene = render_scene("park", np.random.default_rng([0, 2013, 4, 1]), 2.0)
     np.testing.assert_allclose(scene[0, 30000:30003], [-0.02421518974, -0.02427194268, -0.02235047333], rtol=1e-5)
+
+
+def test_demo_refuses_an_unknown_world_on_one_line(run_cli, tmp_path, capsys):
+    from l3net import demo
+
+    assert run_cli(demo, ["l3net_demo", "--world=tiny", f"--workdir={tmp_path / 'w'}"], "l3net_demo") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "l3net_demo: error: --world=tiny: unknown; known: basic, rich"
+    assert not (tmp_path / "w").exists()
