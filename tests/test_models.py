@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from l3net.evaluation.probe_features import pooled_feature_fn
+from l3net.models.avc_models import dense_relu_layers
 from l3net.models import (ModelConfig, audio_conv_feature_model, build_model, count_flops,
                           count_params, embedding_models, get_towers, vision_conv_feature_model)
 
@@ -215,6 +216,8 @@ def test_bad_config_is_rejected():
         build_model(ModelConfig(model="vggish"))
     with pytest.raises(ValueError, match="frontend="):
         build_model(ModelConfig(frontend="mfcc"))
+    with pytest.raises(ValueError, match="head_batchnorm"):
+        build_model(ModelConfig(model="avolnet", head_batchnorm=True))
 
 
 def test_avenet_starts_with_near_meaning_match():
@@ -224,3 +227,29 @@ def test_avenet_starts_with_near_meaning_match():
     decision = model.get_layer("avc_output")
     probs = decision(tf.constant([[0.0], [2 ** 0.5], [2.0]])).numpy()
     assert probs[0, 1] > 0.9 and abs(probs[1, 1] - 0.5) < 1e-6 and probs[2, 1] < 0.2
+
+
+@pytest.mark.parametrize("model_name,head", [("l3net", "fusion_fc1"), ("avenet", "image_fc1"), ("avenet", "audio_fc1")])
+def test_head_batchnorm_counts_and_units_that_stay_alive(model_name, head):
+    """--head_batchnorm: analytic counts hold, and each first-head unit is centred on the batch.
+
+    The head's inputs are max-pooled ReLU maps, all >= 0 with a common offset; with BatchNorm a
+    unit fires on part of every training batch whatever that offset, so it keeps a gradient.
+    """
+    cfg = ModelConfig(model=model_name, frontend="mel16", head_batchnorm=True, **SMALL)
+    model = build_model(cfg)
+    counts = count_params(cfg)
+    assert model.count_params() == counts["total"]
+    assert sum(int(np.prod(w.shape)) for w in model.non_trainable_weights) == counts["non_trainable"]
+    layers = dense_relu_layers(model, head)
+    assert [type(layer) for layer in layers] == [keras.layers.Dense, keras.layers.BatchNormalization,
+                                                 keras.layers.ReLU]
+    assert layers[-1].name == head and not layers[0].use_bias
+    fan_in = layers[0].kernel.shape[0]
+    x = tf.constant(np.random.default_rng(0).uniform(0, 1, (256, fan_in)) + 3.0, tf.float32)
+    for layer in layers:
+        x = layer(x, training=True)
+    active = (x.numpy() > 0).mean(axis=0)
+    assert np.all((active > 0.2) & (active < 0.8)), active
+    plain = build_model(ModelConfig(model=model_name, frontend="mel16", **SMALL))
+    assert [layer.name for layer in dense_relu_layers(plain, head)] == [head]

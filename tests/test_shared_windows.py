@@ -202,3 +202,38 @@ def test_bfloat16_embedder_is_close_to_float32_and_refused_for_exports(tiny_mode
         get_embedder(export_dir, bfloat16=True)
     sound = mf.write_sound(str(tmp_path / "tone.wav"), seconds=1.0, sample_rate=tiny_config.sample_rate)
     assert run_cli(embed_cli, ["l3net_embed", "audio", sound, "--model", export_dir, "--bfloat16"]) == 2
+
+
+def test_avenet_head_batchnorm_on_the_shared_path(tmp_path, tiny_config):
+    """AVE-Net with --head_batchnorm: the shared path applies the head, BatchNorm included.
+
+    Reference: the window's max over its slice of the shared map, through the head's layers in
+    the builder's order (fc, BN, ReLU, fc, L2 norm). The BatchNorm's moving statistics are far
+    from identity, so a shared head that skipped it would differ.
+    """
+    import dataclasses
+
+    import keras
+
+    from l3net.models import build_model
+
+    cfg = dataclasses.replace(tiny_config, model="avenet", embedding_width=12, head_batchnorm=True)
+    keras.utils.set_random_seed(5)
+    model = build_model(cfg)
+    bn = model.get_layer("audio_fc1_bn")
+    bn.moving_mean.assign(np.linspace(-1.0, 1.0, 12).astype(np.float32))
+    bn.moving_variance.assign(np.full(12, 25.0, np.float32))
+    net = SharedAudioNetwork(model, cfg)
+    g = net.geometry
+    audio = (0.3 * np.random.default_rng(6).standard_normal(4 * cfg.num_audio_samples)).astype(np.float32)
+    segment = audio[None, :g.segment_samples(2 * g.columns + 2 * g.margin)]
+    starts = np.array([0, 3, g.columns], np.int32)
+    shared = net.embed(segment, starts).numpy()[0]
+    fmap = net.feature_map(segment).numpy()[0].max(axis=0)  # [K, C]
+    pooled = np.stack([fmap[c:c + g.columns].max(axis=0) for c in starts])
+    x = head_input = keras.Input((pooled.shape[1],))
+    for name in ("audio_fc1_dense", "audio_fc1_bn", "audio_fc1", "audio_fc2", "audio_embedding"):
+        x = model.get_layer(name)(x)
+    reference = keras.Model(head_input, x)(pooled, training=False).numpy()
+    assert shared.shape == (3, 12)
+    np.testing.assert_allclose(shared, reference, rtol=1e-5, atol=1e-5)

@@ -75,6 +75,14 @@ def _head_layers(cfg: ModelConfig) -> List[Tuple[int, int, int]]:
     return [(v, e, 1), (e, e, 1), (a, e, 1), (e, e, 1), (1, 2, 1)]
 
 
+def _head_batchnorm_widths(cfg: ModelConfig) -> List[int]:
+    """Widths of the head fc layers that `cfg.head_batchnorm` gives a BatchNorm (the first fc of
+    each head: L3-Net's fusion_fc1, AVE-Net's image_fc1 and audio_fc1)."""
+    if not cfg.head_batchnorm:
+        return []
+    return [cfg.fusion_width] if cfg.model == "l3net" else [cfg.embedding_width] * 2
+
+
 # AVOL-Net's calibration: one learned scale (as its logarithm) and one bias.
 AVOLNET_CALIBRATION_PARAMS = 2
 # Gates of each recurrent layer kind (sequence models); pooling layers have none.
@@ -113,11 +121,15 @@ def count_params(cfg: ModelConfig) -> Dict[str, int]:
     audio = frontend + BN_VALUES + trunk  # BN_VALUES: the one-channel input BatchNorm
     audio_nt = 2 + trunk_nt
     head = sum(fan_in * fan_out + fan_out for fan_in, fan_out, _ in _head_layers(cfg))
+    # head_batchnorm: the fc loses its bias; its BatchNorm adds gamma, beta (trained) and the two
+    # moving statistics (not trained).
+    head_bn = _head_batchnorm_widths(cfg)
+    head += sum(BN_VALUES * w - w for w in head_bn)
     if cfg.model == "avolnet":
         head += AVOLNET_CALIBRATION_PARAMS
     sequence = _sequence_params(cfg)
     total = vision + audio + sequence + head
-    non_trainable = vision_nt + audio_nt
+    non_trainable = vision_nt + audio_nt + sum(2 * w for w in head_bn)
     return {"vision_tower": vision, "audio_frontend": frontend, "audio_tower": audio, "sequence": sequence,
             "head": head, "total": total, "trainable": total - non_trainable, "non_trainable": non_trainable}
 

@@ -9,12 +9,16 @@ and output float32 [B, 2] softmax (column 1 = "frame and audio correspond"). Top
                      image_embedding (L2-normalised); the same for audio_*; av_distance = Euclidean
                      distance [B, 1] -> avc_output (fc 1 -> 2, softmax). The distance is the only
                      path to the decision, so embeddings of both modalities share one metric space.
+
+With `head_batchnorm` (not in the papers; an option against dead head units at high learning
+rates, README "A slow start") the first fc of each head is fc (no bias) -> BatchNorm -> ReLU,
+the last layer keeping the fc's name (`_dense_relu`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Tuple
+from typing import List, Tuple
 
 import keras
 
@@ -38,11 +42,34 @@ def _inputs(cfg: ModelConfig) -> Tuple[keras.KerasTensor, keras.KerasTensor]:
     return image, audio
 
 
+def _dense_relu(x: keras.KerasTensor, width: int, name: str, cfg: ModelConfig) -> keras.KerasTensor:
+    """[B, D] -> [B, width]: fc + ReLU, or fc + BatchNorm + ReLU when `cfg.head_batchnorm`.
+
+    The output layer is named `name` either way, so tools that read a head layer's output
+    (`fusion_fc1`, `image_fc1`, ...) see the post-ReLU activations of both variants.
+    """
+    if not cfg.head_batchnorm:
+        return keras.layers.Dense(width, activation="relu", name=name)(x)
+    x = keras.layers.Dense(width, use_bias=False, name=f"{name}_dense")(x)
+    x = keras.layers.BatchNormalization(momentum=cfg.batchnorm_momentum, name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=name)(x)
+
+
+def dense_relu_layers(model: keras.Model, name: str) -> List[keras.layers.Layer]:
+    """The layers `_dense_relu` built for the head fc `name`, in order: [fc] or [fc, BN, ReLU].
+
+    For code that re-applies a head to other tensors (all-pairs AVC, shared audio windows).
+    """
+    if any(layer.name == f"{name}_bn" for layer in model.layers):
+        return [model.get_layer(f"{name}_dense"), model.get_layer(f"{name}_bn"), model.get_layer(name)]
+    return [model.get_layer(name)]
+
+
 def _l3net_fusion(image: keras.KerasTensor, audio: keras.KerasTensor, v: keras.KerasTensor,
                   a: keras.KerasTensor, cfg: ModelConfig, name: str) -> keras.Model:
     """L3-Net's head on vision/audio features [B, Dv], [B, Da]: concat -> fc + ReLU -> fc 2 -> softmax."""
     x = keras.layers.Concatenate(name="fusion_concat")([v, a])
-    x = keras.layers.Dense(cfg.fusion_width, activation="relu", name="fusion_fc1")(x)
+    x = _dense_relu(x, cfg.fusion_width, "fusion_fc1", cfg)
     out = keras.layers.Dense(2, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(x)
     return keras.Model({"image": image, "audio": audio}, out, name=name)
 
@@ -59,9 +86,9 @@ def build_sequence_l3net(cfg: ModelConfig) -> keras.Model:
     return _l3net_fusion(image, audio, v, a, cfg, "l3net_sequence")
 
 
-def _embedding_head(x: keras.KerasTensor, width: int, prefix: str) -> keras.KerasTensor:
+def _embedding_head(x: keras.KerasTensor, width: int, prefix: str, cfg: ModelConfig) -> keras.KerasTensor:
     """[B, 512] -> fc width -> ReLU -> fc width -> L2-normalise -> [B, width], unit norm."""
-    x = keras.layers.Dense(width, activation="relu", name=f"{prefix}_fc1")(x)
+    x = _dense_relu(x, width, f"{prefix}_fc1", cfg)
     x = keras.layers.Dense(width, name=f"{prefix}_fc2")(x)
     return keras.layers.UnitNormalization(axis=-1, name=f"{prefix}_embedding")(x)
 
@@ -69,8 +96,8 @@ def _embedding_head(x: keras.KerasTensor, width: int, prefix: str) -> keras.Kera
 def build_avenet(cfg: ModelConfig) -> keras.Model:
     """AVE-Net (ECCV 2018): distance between L2-normalised 128-d embeddings -> fc(1 -> 2) -> softmax."""
     image, audio = _inputs(cfg)
-    v = _embedding_head(build_vision_tower(cfg)(image), cfg.embedding_width, "image")
-    a = _embedding_head(build_audio_tower(cfg)(audio), cfg.embedding_width, "audio")
+    v = _embedding_head(build_vision_tower(cfg)(image), cfg.embedding_width, "image", cfg)
+    a = _embedding_head(build_audio_tower(cfg)(audio), cfg.embedding_width, "audio", cfg)
     distance = EuclideanDistance(name="av_distance")([v, a])
     # The decision starts as "far apart = mismatch", centred on sqrt(2), the distance of two random
     # unit vectors. A random init can give both classes nearly the same slope: then the

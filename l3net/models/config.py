@@ -54,6 +54,12 @@ class ModelConfig:
     # Momentum of BatchNorm's moving statistics (Keras default 0.99). Short runs (CPU demo,
     # tests) use ~0.9 so inference-mode statistics have caught up by the end of training.
     batchnorm_momentum: float = 0.99
+    # BatchNorm between the first head fc and its ReLU (L3-Net's fusion_fc1, AVE-Net's
+    # {image,audio}_fc1); the paper has none. The head's inputs are max-pooled ReLU maps (all
+    # >= 0, mean ~1), so an Adam step at a demo-size learning rate moves a unit's pre-activation
+    # the same way on every example and many units die (half of the demo's fusion units by
+    # step 1,000); BN keeps each unit centred on the batch, as the towers' conv units are.
+    head_batchnorm: bool = False
     # Sequence models: frames per AVC example, audio clip length (0 = audio_seconds, one window)
     # and the layer over the steps of each modality (SEQUENCE_LAYERS).
     num_frames: int = 1
@@ -108,6 +114,8 @@ class ModelConfig:
                 f"{geometry.num_bins}x{geometry.num_frames}; use fewer blocks or more bins")
         if not 0.0 <= self.batchnorm_momentum < 1.0:
             raise ValueError(f"batchnorm_momentum={self.batchnorm_momentum}: must be in [0, 1)")
+        if self.head_batchnorm and self.model == "avolnet":
+            raise ValueError("head_batchnorm: only for l3net and avenet (AVOL-Net's head is per-cell 1x1 convs)")
         self._validate_sequence()
         return self
 

@@ -7,7 +7,9 @@ exactly the paper's sense (and their audio windows sit on the same frame grid as
 positives), so a step sees many more negatives, which lets small CPU runs learn in fewer steps.
 The network and its per-pair decision are unchanged: the cross pairs go through the model's own
 fusion layers (L3-Net: fusion_fc1 -> avc_output; AVE-Net: Euclidean distance -> avc_output;
-AVOL-Net: calibrated per-cell dot products -> max over cells -> avc_output).
+AVOL-Net: calibrated per-cell dot products -> max over cells -> avc_output). With
+`--head_batchnorm`, L3-Net's fusion BatchNorm normalises over all B*B pairs in training, so its
+moving statistics are those of the all-pairs mix (mostly negatives).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from l3net.models.avc_models import OUTPUT_LAYER, embedding_models
+from l3net.models.avc_models import OUTPUT_LAYER, dense_relu_layers, embedding_models
 from l3net.models.avolnet import CELL_LOGITS
 from l3net.models.distance import SQUARED_DISTANCE_FLOOR
 
@@ -43,7 +45,7 @@ class PairwiseAvc:
             self.kind = "avenet"
         elif "fusion_fc1" in names:
             self.kind = "l3net"
-            self.fusion_fc1 = model.get_layer("fusion_fc1")
+            self.fusion_fc1 = dense_relu_layers(model, "fusion_fc1")
         else:
             raise ValueError(f"all-pairs AVC needs L3-Net, AVE-Net or AVOL-Net, not {model.name}")
         self.image_model, self.audio_model = embedding_models(model)
@@ -59,7 +61,10 @@ class PairwiseAvc:
         if self.kind == "l3net":
             vv = ops.repeat(v[:, None, :], b, axis=1)  # [B, B, D]: frame i in row i
             aa = ops.repeat(a[None, :, :], b, axis=0)  # [B, B, D]: audio j in column j
-            fused = self.fusion_fc1(ops.concatenate([vv, aa], axis=-1))
+            fused = ops.reshape(ops.concatenate([vv, aa], axis=-1), (b * b, -1))
+            for layer in self.fusion_fc1:
+                fused = layer(fused, training=training)
+            fused = ops.reshape(fused, (b, b, -1))
         else:
             squared = ops.sum(ops.square(v[:, None, :] - a[None, :, :]), axis=-1, keepdims=True)
             fused = ops.sqrt(ops.maximum(squared, SQUARED_DISTANCE_FLOOR))  # [B, B, 1]

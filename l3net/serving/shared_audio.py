@@ -66,12 +66,15 @@ class SharedAudioNetwork:
 
     def __init__(self, model: keras.Model, cfg: ModelConfig):
         from l3net.models import embedding_models
+        from l3net.models.avc_models import dense_relu_layers
 
         self.cfg = cfg
         self.geometry = shared_plan.shared_geometry(cfg)
         self._frontend, self._layers = _tower_layers(model, cfg)
         names = {layer.name for layer in model.layers}
-        self._head = [model.get_layer(n) for n in _HEAD_LAYERS] if set(_HEAD_LAYERS) <= names else []
+        self._head = []
+        if set(_HEAD_LAYERS) <= names:
+            self._head = dense_relu_layers(model, _HEAD_LAYERS[0]) + [model.get_layer(n) for n in _HEAD_LAYERS[1:]]
         _, height, _, channels = self._layers[-1].output.shape
         rows, cols = pooled_lib.pool_grid(height, self.geometry.columns)
         self._rows = pooled_lib.cell_edges(height, rows)

@@ -104,6 +104,7 @@ def model_config_from_settings(settings: Mapping[str, Any], model: str = "") -> 
         fusion_width=settings["fusion_width"],
         embedding_width=settings["embedding_width"],
         batchnorm_momentum=settings["batchnorm_momentum"],
+        head_batchnorm=settings.get("head_batchnorm", False),
         num_frames=settings.get("num_frames", 1),
         clip_seconds=settings.get("clip_seconds", 0.0),
         sequence_layer=settings.get("sequence_layer", "gru"),

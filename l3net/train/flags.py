@@ -47,6 +47,8 @@ flags.DEFINE_float("audio_seconds", 1.0, "Length of the audio window (s).")
 flags.DEFINE_integer("fusion_width", 128, "L3-Net fusion fc width.")
 flags.DEFINE_integer("embedding_width", 128, "AVE-Net embedding width.")
 flags.DEFINE_float("batchnorm_momentum", 0.99, "BatchNorm moving-statistics momentum (short runs: 0.9).")
+flags.DEFINE_boolean("head_batchnorm", False, "BatchNorm before the ReLU of the first head fc (L3-Net fusion_fc1, "
+                     "AVE-Net image_fc1/audio_fc1); keeps those units alive at high learning rates (paper: false).")
 flags.DEFINE_integer("num_frames", 1, "--model=l3net: frames per AVC example, spread evenly over the audio clip "
                      "(> 1 = the sequence model of l3net/models/sequence_avc.py; paper: 1).")
 flags.DEFINE_float("clip_seconds", 0.0, "--model=l3net: seconds of audio per AVC example, a whole number of "
