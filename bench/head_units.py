@@ -41,11 +41,14 @@ def main(argv: List[str]) -> int:
 
     from l3net.data.avc_pipeline import avc_dataset
     from l3net.data.config import DataConfig
-    from l3net.model_dir import ModelDir, parse_checkpoint_choice
+    from l3net.model_dir import ModelDir, ModelDirError, parse_checkpoint_choice
     from l3net.models.avc_models import dense_relu_layers
 
     model_dir = ModelDir(args.model_dir)
-    cfg = model_dir.model_config()
+    try:
+        cfg = model_dir.model_config()
+    except ModelDirError as e:
+        parser.error(str(e))
     if cfg.model not in HEADS:
         parser.error(f"--model_dir: {cfg.model} has no fc head to inspect (l3net, avenet)")
     data_cfg = DataConfig.for_model(cfg, batch_size=args.pairs, pairs_per_video=4, augment=False,

@@ -147,7 +147,7 @@ def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path, signum):
         assert f"--train_steps={saved + 5}" in f.read()
 
 
-@pytest.mark.slow  # 12 cases, one fresh TF interpreter each: 4-11 s apiece, ~70 s in all
+@pytest.mark.slow  # 13 cases, one fresh TF interpreter each: 4-11 s apiece, ~75 s in all
 @pytest.mark.parametrize("extra, needle", [
     (["--data_dir={missing}"], "--data_dir"),
     (["--data_dir={empty}"], "dataset.json"),
@@ -159,6 +159,7 @@ def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path, signum):
     (["--frontend=mel0"], "--frontend"),
     (["--audio_widths=4,4,4,4,4,4,4"], "--audio_widths"),
     (["--fusion_width=0"], "--fusion_width"),
+    (["--model=avolnet", "--head_batchnorm"], "--head_batchnorm"),
     (["--strategy=multi_worker"], "TF_CONFIG"),
     (["--model_dir={afile}"], "is a file"),
 ])

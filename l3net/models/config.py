@@ -57,8 +57,9 @@ class ModelConfig:
     # BatchNorm between the first head fc and its ReLU (L3-Net's fusion_fc1, AVE-Net's
     # {image,audio}_fc1); the paper has none. The head's inputs are max-pooled ReLU maps (all
     # >= 0, mean ~1), so an Adam step at a demo-size learning rate moves a unit's pre-activation
-    # the same way on every example and many units die (half of the demo's fusion units by
-    # step 1,000); BN keeps each unit centred on the batch, as the towers' conv units are.
+    # the same way on every example and many units die (half of L3-Net's fusion units by
+    # step 1,000 in a demo_cpu run on 960 videos); BN keeps each unit centred on the batch, as
+    # the towers' conv units are.
     head_batchnorm: bool = False
     # Sequence models: frames per AVC example, audio clip length (0 = audio_seconds, one window)
     # and the layer over the steps of each modality (SEQUENCE_LAYERS).
