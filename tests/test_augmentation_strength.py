@@ -64,3 +64,45 @@ def test_data_config_carries_the_strength():
     cfg = DataConfig(hue_jitter=0.25, gain_db=3.0, spectral_tilt=0.1)
     assert cfg.strength == Strength(0.25, 3.0, 0.1)
     assert DataConfig().strength == Strength()
+
+
+def test_speed_read_matches_numpy_interp_and_moves_the_pitch():
+    rate, n = 8000, 4000
+    x = np.sin(2 * np.pi * 440.0 * np.arange(n + 900) / rate).astype(np.float32)
+    for semitones in (-3.0, 2.0, 3.0):
+        speed = 2.0 ** (semitones / 12.0)
+        got = augmentation.speed_read(tf.constant(x), tf.constant(speed, tf.float32), n).numpy()
+        expected = np.interp(np.arange(n, dtype=np.float32) * np.float32(speed), np.arange(len(x)), x)
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+        spectrum = np.abs(np.fft.rfft(got * np.hanning(n)))
+        peak_hz = np.argmax(spectrum) * rate / n
+        assert abs(peak_hz - 440.0 * speed) <= rate / n, (semitones, peak_hz)
+
+
+def test_decode_audio_reads_the_margin_only_when_faster():
+    rng = np.random.default_rng(1)
+    n = 1000
+    margin = DataConfig(pitch_shift=3.0, sample_rate=1000, audio_seconds=1.0).read_samples(True) - n
+    assert margin == int(np.ceil(999 * (2 ** 0.25 - 1))) + 2
+    x = (rng.uniform(-0.5, 0.5, n + margin) * 32767).astype(np.int16)
+    window = tf.constant(x.tobytes())
+    xf = x / 32768.0
+    for speed in (2 ** -0.25, 1.0, 2 ** 0.25):
+        got = augmentation.decode_audio(window, n, tf.constant(1.0), speed=tf.constant(speed, tf.float32),
+                                        margin=margin).numpy()
+        expected = np.interp(np.arange(n, dtype=np.float32) * np.float32(speed), np.arange(n + margin), xf)
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    # Off (or not training): the window is the model's, no margin.
+    assert DataConfig(pitch_shift=3.0, sample_rate=1000).read_samples(False) == 1000
+    assert DataConfig(pitch_shift=0.0, sample_rate=1000).read_samples(True) == 1000
+    assert DataConfig(pitch_shift=3.0, sample_rate=1000, augment=False).read_samples(True) == 1000
+
+
+def test_pitch_shift_draws_leave_the_other_draws_alone():
+    base = augmentation.draw_params(SEED, 400, Strength(hue_jitter=0.5, spectral_tilt=0.3))
+    shifted = augmentation.draw_params(SEED, 400, Strength(hue_jitter=0.5, spectral_tilt=0.3, pitch_shift=3.0))
+    for key in ("crop", "flip", "colour", "brightness", "gain", "tilt"):
+        np.testing.assert_array_equal(base[key].numpy(), shifted[key].numpy())
+    semitones = 12 * np.log2(shifted["speed"].numpy())
+    assert np.abs(semitones).max() <= 3.0001 and semitones.std() > 1.2
+    assert not np.any(base["speed"].numpy() != 1.0)

@@ -385,3 +385,23 @@ def test_label_disjoint_option_reaches_training_pairs_only(tmp_path):
     evaluation = [_pairs(avc_dataset(str(tmp_path), "train", c, training=False, seed=2, with_metadata=True))
                   for c in (disjoint, _config())]
     assert [p["audio_video_id"] for p in evaluation[0]] == [p["audio_video_id"] for p in evaluation[1]]
+
+
+def test_pitch_shift_changes_only_the_audio_of_training_pairs(grid_data):
+    plain, shifted = _config(augment=True, batch_size=16), _config(augment=True, batch_size=16, pitch_shift=3.0)
+
+    def batches(config: DataConfig, training: bool):
+        return _pairs(avc_dataset(grid_data["dir"], "train", config, training=training, seed=5,
+                                  with_metadata=True), 3)
+
+    a, b = batches(plain, True), batches(shifted, True)
+    assert len(a) == len(b) == 48
+    for pa, pb in zip(a, b):
+        # Same frames, windows, partners and labels: the shift draws from a stream of its own.
+        for key in ("image", "label", "frame_video_id", "audio_video_id", "frame_time", "audio_start"):
+            np.testing.assert_array_equal(pa[key], pb[key])
+        assert pb["audio"].shape == (plain.num_audio_samples,) and np.abs(pb["audio"]).max() <= 1.0
+    assert sum(not np.allclose(pa["audio"], pb["audio"]) for pa, pb in zip(a, b)) > 40
+    # Evaluation pairs never shift.
+    for pa, pb in zip(batches(plain, False), batches(shifted, False)):
+        np.testing.assert_array_equal(pa["audio"], pb["audio"])

@@ -147,7 +147,7 @@ def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path, signum):
         assert f"--train_steps={saved + 5}" in f.read()
 
 
-@pytest.mark.slow  # 13 cases, one fresh TF interpreter each: 4-11 s apiece, ~75 s in all
+@pytest.mark.slow  # 14 cases, one fresh TF interpreter each: 4-11 s apiece, ~80 s in all
 @pytest.mark.parametrize("extra, needle", [
     (["--data_dir={missing}"], "--data_dir"),
     (["--data_dir={empty}"], "dataset.json"),
@@ -160,6 +160,7 @@ def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path, signum):
     (["--audio_widths=4,4,4,4,4,4,4"], "--audio_widths"),
     (["--fusion_width=0"], "--fusion_width"),
     (["--model=avolnet", "--head_batchnorm"], "--head_batchnorm"),
+    (["--pitch_shift=13"], "--pitch_shift"),
     (["--strategy=multi_worker"], "TF_CONFIG"),
     (["--model_dir={afile}"], "is a file"),
 ])

@@ -12,12 +12,14 @@ gain for the whole clip. The paper gives no jitter magnitudes; we use the Incept
 (brightness +-32/255, saturation x[0.5, 1.5]).
 
 Beyond the paper (`Strength`, all off by default): a random hue rotation, a wider random gain
-(+-`gain_db`) and a random first-order spectral tilt of the audio. They exist because on a few
-hundred videos the network otherwise memorises which *video* a frame and a sound come from
-(object and background colour, loudness, timbre are fixed within a video and random across
-videos), instead of which *kind* of thing makes which sound: measured on 240 synthetic videos,
-train-split AVC 0.98 (positives 1.00) against val 0.67 (positives 0.41) at the end of the demo
-recipe. Changing those per-video cues from pair to pair makes them useless for memorising.
+(+-`gain_db`), a random first-order spectral tilt of the audio and a random speed perturbation
+of it (`pitch_shift`, in semitones: pitch and tempo move together, as in speech recognition's
+speed perturbation). They exist because on a few hundred videos the network otherwise memorises
+which *video* a frame and a sound come from (object and background colour, loudness, pitch,
+timbre are fixed within a video and random across videos), instead of which *kind* of thing
+makes which sound: measured on 240 synthetic videos, train-split AVC 0.98 (positives 1.00)
+against val 0.67 (positives 0.41) at the end of the demo recipe. Changing those per-video cues
+from pair to pair makes them useless for memorising.
 
 Cost tricks (the pipeline must stay well above the model's speed on few CPU cores):
   * when the stored frame already has the target short side, `decode_and_crop_jpeg` decodes
@@ -143,7 +145,9 @@ def draw_params(seed: tf.Tensor, count: tf.Tensor, strength: Strength = PAPER) -
       crop (float32 [M, 2], U[0,1) crop position in (y, x)), flip (bool [M]), colour (float32
       [M, 3, 3], hue, saturation and [0, 255] -> [0, 1] scaling, see `colour_matrix`), brightness
       (float32 [M], added after it), gain (float32 [M]), tilt (float32 [M], 0 unless
-      strength.spectral_tilt).
+      strength.spectral_tilt), speed (float32 [M], 2^(U(-p, p) / 12) for p = strength.pitch_shift;
+      1 when it is 0). Each option draws from its own stream, so turning one on leaves the
+      others' draws as they were.
     """
     u = tf.random.stateless_uniform(tf.stack([count, 6]), seed=seed)
     brightness = (2.0 * u[:, 3] - 1.0) * BRIGHTNESS_DELTA
@@ -154,7 +158,11 @@ def draw_params(seed: tf.Tensor, count: tf.Tensor, strength: Strength = PAPER) -
     else:
         gain_lo, gain_hi = GAIN_RANGE
         gain = gain_lo + (gain_hi - gain_lo) * u[:, 5]
-    params = {"crop": u[:, 0:2], "flip": u[:, 2] < 0.5, "brightness": brightness, "gain": gain}
+    params = {"crop": u[:, 0:2], "flip": u[:, 2] < 0.5, "brightness": brightness, "gain": gain,
+              "speed": tf.ones_like(gain)}
+    if strength.pitch_shift > 0:
+        v = tf.random.stateless_uniform(tf.reshape(count, [1]), seed=tf.random.experimental.stateless_fold_in(seed, 11))
+        params["speed"] = tf.pow(2.0, (2.0 * v - 1.0) * strength.pitch_shift / 12.0)
     if strength.hue_jitter <= 0 and strength.spectral_tilt <= 0:
         # The paper's augmentation draws exactly what it drew before these options existed.
         return {**params, "colour": colour_matrix(saturation), "tilt": tf.zeros_like(gain)}
@@ -186,6 +194,23 @@ def colour_matrix(saturation: tf.Tensor, hue: Optional[tf.Tensor] = None) -> tf.
     return hue_map @ matrix
 
 
+def speed_read(audio: tf.Tensor, speed: tf.Tensor, num_samples: int) -> tf.Tensor:
+    """float32 [L] -> [num_samples]: output n = audio at position n * speed, linearly interpolated.
+
+    Speed r > 1 raises the pitch by 12 log2(r) semitones and plays r * num_samples input samples;
+    r < 1 lowers it and plays fewer. No anti-alias filter: at the few semitones this is meant for
+    (r <= 1.19 for 3 semitones) only content above 0.84 x Nyquist folds back. Positions past the
+    input's end (L too short for r) read its last sample.
+    """
+    position = tf.range(num_samples, dtype=tf.float32) * speed
+    left = tf.floor(position)
+    frac = position - left
+    last = tf.shape(audio)[0] - 1
+    i = tf.minimum(tf.cast(left, tf.int32), last)
+    j = tf.minimum(i + 1, last)
+    return tf.gather(audio, i) * (1.0 - frac) + tf.gather(audio, j) * frac
+
+
 def finish_image(image: tf.Tensor, colour: Optional[tf.Tensor] = None,
                  brightness: Optional[tf.Tensor] = None) -> tf.Tensor:
     """[S, S, 3] float32 in [0, 255] -> float32 in [0, 1]; colour jitter when `colour` is given.
@@ -200,15 +225,21 @@ def finish_image(image: tf.Tensor, colour: Optional[tf.Tensor] = None,
 
 
 def decode_audio(window: tf.Tensor, num_samples: int, gain: Optional[tf.Tensor] = None,
-                 tilt: Optional[tf.Tensor] = None) -> tf.Tensor:
-    """2 * num_samples little-endian int16 bytes -> float32 [num_samples] in [-1, 1].
+                 tilt: Optional[tf.Tensor] = None, speed: Optional[tf.Tensor] = None,
+                 margin: int = 0) -> tf.Tensor:
+    """2 * (num_samples + margin) little-endian int16 bytes -> float32 [num_samples] in [-1, 1].
 
     gain: float32 scalar applied to the whole clip (augmentation), result clipped to [-1, 1].
     tilt: float32 scalar a of y[n] = (x[n] - a x[n-1]) / (1 + |a|): a > 0 tilts towards treble,
           a < 0 towards bass; the division keeps the peak level bounded.
+    speed: float32 scalar r: the window is read r times as fast (`speed_read`), from its first
+          sample; the `margin` input samples after the first num_samples (`DataConfig.read_samples`)
+          let r > 1 read past the window.
     """
-    audio = tf.cast(tf.ensure_shape(tf.io.decode_raw(window, tf.int16, little_endian=True), [num_samples]),
+    audio = tf.cast(tf.ensure_shape(tf.io.decode_raw(window, tf.int16, little_endian=True), [num_samples + margin]),
                     tf.float32) * (1.0 / 32768.0)
+    if speed is not None:
+        audio = speed_read(audio, speed, num_samples)
     if tilt is not None:
         previous = tf.concat([audio[:1], audio[:-1]], axis=0)
         audio = (audio - tilt * previous) / (1.0 + tf.abs(tilt))

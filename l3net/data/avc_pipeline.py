@@ -91,7 +91,8 @@ def avc_dataset(data_dir: str, split: str, config: DataConfig, *, training: bool
         return pair_sampling.draw_from_video(
             video_index, serialized, pairs=config.pairs_per_video, window=config.avc_samples,
             audio_seconds=config.avc_seconds, sample_rate=config.sample_rate, seed=seed,
-            alternate=not training, sequence_frames=config.num_frames if config.is_sequence else 0)
+            alternate=not training, sequence_frames=config.num_frames if config.is_sequence else 0,
+            margin=config.read_samples(training) - config.avc_samples)
 
     augment = training and config.augment
 
@@ -185,7 +186,7 @@ def _eval_windows(draws: tf.data.Dataset, count: int) -> tf.data.Dataset:
     return draws.group_by_window(key, lambda _, window: window.batch(2 * WINDOW_VIDEOS), window_size_func=size)
 
 
-_AUGMENT_KEYS = ("crop", "flip", "colour", "brightness", "gain", "tilt")
+_AUGMENT_KEYS = ("crop", "flip", "colour", "brightness", "gain", "tilt", "speed")
 
 
 def decode_pair(example: Dict[str, tf.Tensor], config: DataConfig, *, ratio: int,
@@ -213,7 +214,9 @@ def decode_pair(example: Dict[str, tf.Tensor], config: DataConfig, *, ratio: int
     if augment:
         image = augmentation.finish_image(image, example["colour"], example["brightness"])
         tilt = example["tilt"] if config.strength.spectral_tilt > 0 else None
-        audio = augmentation.decode_audio(example["audio"], config.avc_samples, example["gain"], tilt)
+        speed = example["speed"] if config.strength.pitch_shift > 0 else None
+        audio = augmentation.decode_audio(example["audio"], config.avc_samples, example["gain"], tilt, speed,
+                                          margin=config.read_samples(training=True) - config.avc_samples)
     else:
         image = augmentation.finish_image(image)
         audio = augmentation.decode_audio(example["audio"], config.avc_samples)

@@ -8,6 +8,7 @@ shuffling, eval pairs), but the two must agree on the input contract: `image_siz
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from l3net.models.config import ModelConfig
 
@@ -19,11 +20,27 @@ class Strength:
     hue_jitter:    max hue rotation, as a fraction of a full turn (0.5 = any hue).
     gain_db:       random gain U(-gain_db, +gain_db) dB instead of the paper's +-10 %.
     spectral_tilt: y[n] = x[n] - a x[n-1] with a ~ U(-t, t): a random first-order treble/bass tilt.
+    pitch_shift:   speed perturbation by U(-p, +p) semitones: the window is read 2^(s/12) times as
+                   fast (pitch and tempo move together), so a sound's pitch is no fixed cue.
     """
 
     hue_jitter: float = 0.0
     gain_db: float = 0.0
     spectral_tilt: float = 0.0
+    pitch_shift: float = 0.0
+
+    @property
+    def max_speed(self) -> float:
+        """Largest read-speed factor a pitch shift draws (1.0 when off)."""
+        return 2.0 ** (self.pitch_shift / 12.0)
+
+
+def speed_margin(num_samples: int, max_speed: float) -> int:
+    """Extra input samples that reading `num_samples` outputs at up to `max_speed` x needs.
+
+    Output n reads input position n * speed and its right neighbour (linear interpolation).
+    """
+    return max(0, math.ceil((num_samples - 1) * (max_speed - 1.0))) + 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +60,7 @@ class DataConfig:
                        from poor shuffling).
     augment:           paper augmentation (random resized crop, flip, brightness, saturation,
                        +-10 % gain); off for evaluation.
-    hue_jitter, gain_db, spectral_tilt: augmentation beyond the paper's (`augmentation.Strength`;
+    hue_jitter, gain_db, spectral_tilt, pitch_shift: augmentation beyond the paper's (`augmentation.Strength`;
                        0 = off): against memorising which video a pair comes from on small sets.
     label_disjoint_negatives: training negatives only pair videos sharing no label (labelled
                        data such as AudioSet; `pair_sampling.pair_window`). Evaluation pairs
@@ -65,13 +82,15 @@ class DataConfig:
     hue_jitter: float = 0.0
     gain_db: float = 0.0
     spectral_tilt: float = 0.0
+    pitch_shift: float = 0.0
     label_disjoint_negatives: bool = False
     num_frames: int = 1
     clip_seconds: float = 0.0
 
     @property
     def strength(self) -> Strength:
-        return Strength(hue_jitter=self.hue_jitter, gain_db=self.gain_db, spectral_tilt=self.spectral_tilt)
+        return Strength(hue_jitter=self.hue_jitter, gain_db=self.gain_db, spectral_tilt=self.spectral_tilt,
+                        pitch_shift=self.pitch_shift)
 
     @property
     def num_audio_samples(self) -> int:
@@ -86,6 +105,13 @@ class DataConfig:
     @property
     def avc_samples(self) -> int:
         return int(round(self.sample_rate * self.avc_seconds))
+
+    def read_samples(self, training: bool) -> int:
+        """Samples cut per AVC pair: `avc_samples`, plus the margin a faster read needs when
+        training with a pitch shift (the window starts where it would without one)."""
+        if not (training and self.augment and self.pitch_shift > 0):
+            return self.avc_samples
+        return self.avc_samples + speed_margin(self.avc_samples, self.strength.max_speed)
 
     @property
     def is_sequence(self) -> bool:

@@ -29,7 +29,7 @@ _PARSE_KEYS = ("video_id", "labels", "fps", "frames", "sample_rate", "audio")
 
 def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int, window: int,
                     audio_seconds: float, sample_rate: int, seed: int, alternate: bool,
-                    sequence_frames: int = 0) -> Dict[str, tf.Tensor]:
+                    sequence_frames: int = 0, margin: int = 0) -> Dict[str, tf.Tensor]:
     """Draws `pairs` frames of one video, each with a grid window of its audio that covers it.
 
     With `sequence_frames` = N >= 1 (sequence models), each draw is instead a grid window (the
@@ -48,11 +48,14 @@ def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int
       seed: pipeline seed.
       alternate: True (eval) -> draw (index * P + p) is positive iff even, so labels alternate
         across the whole stream; False (training) -> a random phase per video, still P/2 each.
+      margin: samples cut after each window as well (a pitch-shifted read needs them; the audio
+        then ends in `margin` zeros). Windows start where they would without it, so every
+        draw is the same with and without a margin.
 
     Returns:
       video_index, video_id (string), labels (string, ';'-joined), has_frames (bool): scalars;
       jpeg (string [P]), frame_time (float32 [P], frame_index / fps), audio (string [P]:
-      2 * window bytes, little-endian int16; audio shorter than a window is zero-padded, as the
+      2 * (window + margin) bytes, little-endian int16; audio shorter than a window is zero-padded, as the
       converter pads short clips), audio_start (float32 [P], seconds), positive (bool [P]);
       with `sequence_frames` N, jpeg is string [P, N].
     """
@@ -74,6 +77,8 @@ def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int
     num_samples = tf.cast(tf.strings.length(audio), tf.int64) // 2
     audio = tf.cond(num_samples < window, lambda: zero_pad_audio(audio, window), lambda: audio)
     max_start = tf.maximum(num_samples - window, 0)
+    if margin:
+        audio = tf.strings.join([audio, tf.constant(b"\0" * (2 * margin))])
     # Windows start at grid step k (time k / fps), 0 <= k <= k_max, and lie inside the audio.
     k_max = tf.floor(tf.cast(max_start, tf.float64) * fps / rate)
     span = fps * audio_seconds  # frames one window covers
@@ -114,7 +119,7 @@ def draw_from_video(video_index: tf.Tensor, serialized: tf.Tensor, *, pairs: int
         "frame_time": tf.cast(first_frame / fps, tf.float32),
         # substr broadcasts the scalar record audio: only the windows are copied.
         "audio": tf.strings.substr(audio, start * 2,
-                                   tf.fill([pairs], tf.constant(2 * window, tf.int64))),
+                                   tf.fill([pairs], tf.constant(2 * (window + margin), tf.int64))),
         "audio_start": tf.cast(tf.cast(start, tf.float64) / rate, tf.float32),
         "positive": tf.equal((slot + phase) % 2, 0),
     }

@@ -127,6 +127,8 @@ def data_config_from_settings(settings: Mapping[str, Any], model: ModelConfig) -
         raise SettingsError(f"--hue_jitter={settings['hue_jitter']}: must be in [0, 0.5] (a fraction of a turn)")
     if not 0.0 <= settings["spectral_tilt"] < 1.0 or settings["gain_db"] < 0:
         raise SettingsError("--spectral_tilt must be in [0, 1) and --gain_db >= 0")
+    if not 0.0 <= settings.get("pitch_shift", 0.0) <= 12.0:
+        raise SettingsError(f"--pitch_shift={settings['pitch_shift']}: must be in [0, 12] semitones")
     if settings.get("label_disjoint_negatives") and settings.get("batch_negatives"):
         raise SettingsError("--label_disjoint_negatives restricts the sampled negatives; --batch_negatives scores "
                             "every other video of the batch as a negative anyway: use one of them")
@@ -145,6 +147,7 @@ def data_config_from_settings(settings: Mapping[str, Any], model: ModelConfig) -
         hue_jitter=settings["hue_jitter"],
         gain_db=settings["gain_db"],
         spectral_tilt=settings["spectral_tilt"],
+        pitch_shift=settings.get("pitch_shift", 0.0),
         label_disjoint_negatives=bool(settings.get("label_disjoint_negatives", False)),
         **overrides,
     )

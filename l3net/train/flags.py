@@ -85,6 +85,8 @@ flags.DEFINE_float("hue_jitter", 0.0, "Beyond the paper: random hue rotation up 
 flags.DEFINE_float("gain_db", 0.0, "Beyond the paper: random gain of +-this many dB (0 = the paper's +-10 %).")
 flags.DEFINE_float("spectral_tilt", 0.0, "Beyond the paper: random first-order treble/bass tilt "
                    "y[n] = x[n] - a x[n-1], |a| <= this (0 = off, < 1).")
+flags.DEFINE_float("pitch_shift", 0.0, "Beyond the paper: random speed perturbation of the audio by up to "
+                   "+-this many semitones (pitch and tempo together; 0 = off, <= 12).")
 
 # Optimisation and run length.
 flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (paper: 1e-4).")
