@@ -16,7 +16,7 @@ jobs share the cores), time to the first batch (the example shuffle buffer filli
 and optionally with several pairs_per_video.
 
   .venv/bin/python bench/input_pipeline.py [--data_root DIR] [--videos 200] [--batches 30]
-      [--pairs_per_video 0,16] [--sizes paper,demo] [--allocators default,bfc]
+      [--pairs_per_video 0,16] [--sizes paper,demo] [--allocators default,bfc] [--pitch_shift 3]
 """
 
 from __future__ import annotations
@@ -131,14 +131,19 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(name: str, data_dir: str, batches: int, warmup: int, pairs_per_video: int) -> Dict[str, float]:
-    """Runs the training pipeline of one size in this process; returns its numbers."""
+def measure(name: str, data_dir: str, batches: int, warmup: int, pairs_per_video: int,
+            pitch_shift: float = 0.0) -> Dict[str, float]:
+    """Runs the training pipeline of one size in this process; returns its numbers.
+
+    pitch_shift: the `--pitch_shift` augmentation of the demo configs (semitones; 0 = off), which
+    cuts a longer audio window per pair and resamples it.
+    """
     from l3net.data import avc_dataset
     from l3net.data.config import DataConfig
     from l3net.models.config import ModelConfig
 
     model = ModelConfig() if name == "paper" else ModelConfig(image_size=64, sample_rate=16000)
-    config = DataConfig.for_model(model)
+    config = DataConfig.for_model(model, pitch_shift=pitch_shift)
     if pairs_per_video:
         config = dataclasses.replace(config, pairs_per_video=pairs_per_video)
     t0 = time.perf_counter()
@@ -191,21 +196,24 @@ def main() -> int:
                         help="comma list of pairs drawn per parsed video (0: the DataConfig default)")
     parser.add_argument("--sizes", default="paper,demo", help="comma list of: paper, demo")
     parser.add_argument("--allocators", default="default,bfc", help="comma list of: default, bfc")
+    parser.add_argument("--pitch_shift", type=float, default=0.0,
+                        help="semitones of the training pitch shift (demo configs: 3; 0 = off)")
     parser.add_argument("--_measure", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:
         sizes = _parse_list(args.sizes, RATES)
         allocators = _parse_list(args.allocators, ALLOCATORS)
         pairs = [int(p) for p in _parse_list(args.pairs_per_video)]
-        if args.videos < 2 or args.seconds < 1 or args.batches < 1 or min(pairs) < 0:
+        if args.videos < 2 or args.seconds < 1 or args.batches < 1 or min(pairs) < 0 or not 0 <= args.pitch_shift <= 12:
             raise ValueError
     except ValueError:
         print("bench/input_pipeline.py: need --videos >= 2, --seconds >= 1, --batches >= 1, --pairs_per_video "
-              "a list of ints >= 0, --sizes from paper,demo, --allocators from default,bfc", file=sys.stderr)
+              "a list of ints >= 0, --sizes from paper,demo, --allocators from default,bfc, --pitch_shift in [0, 12]",
+              file=sys.stderr)
         return 2
     if args._measure:
         name, data_dir = args._measure.split("=", 1)
-        print(json.dumps(measure(name, data_dir, args.batches, args.warmup, pairs[0])), flush=True)
+        print(json.dumps(measure(name, data_dir, args.batches, args.warmup, pairs[0], args.pitch_shift)), flush=True)
         return 0
 
     dirs = write_datasets(args.data_root, args.videos, args.seconds)
@@ -215,7 +223,8 @@ def main() -> int:
         for p in pairs:
             for name in sizes:
                 cmd = [sys.executable, os.path.abspath(__file__), "--_measure", f"{name}={dirs[name]}",
-                       "--batches", str(args.batches), "--warmup", str(args.warmup), "--pairs_per_video", str(p)]
+                       "--batches", str(args.batches), "--warmup", str(args.warmup), "--pairs_per_video", str(p),
+                       "--pitch_shift", str(args.pitch_shift)]
                 env = dict(os.environ, **ALLOCATORS[allocator])
                 done = subprocess.run(cmd, capture_output=True, text=True, env=env)
                 if done.returncode != 0:
