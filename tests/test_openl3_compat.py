@@ -149,9 +149,25 @@ def test_paper_size_pooled_features_are_openl3s_6144_and_8192():
 
     model = build_model(ModelConfig())  # the paper's L3-Net: 224 px, 48 kHz linear spectrogram
     assert tuple(audio_conv_feature_model(model).output.shape[1:]) == (32, 24, 512)
-    assert pooled_size(audio_conv_feature_model(model).output.shape) == 6144
+    assert pooled_size(audio_conv_feature_model(model).output.shape, audio=True) == 6144
     assert tuple(vision_conv_feature_model(model).output.shape[1:]) == (28, 28, 512)
     assert pooled_size(vision_conv_feature_model(model).output.shape) == 8192
+
+
+@pytest.mark.parametrize("frontend, conv_map", [("linear", (32, 24, 512)), ("mel256", (32, 24, 512)),
+                                                ("mel128", (16, 24, 512))])
+def test_pooled_audio_features_are_openl3s_6144_with_every_front_end(frontend, conv_map):
+    """OpenL3 pools its audio map to 4 x 3 x 512 = 6144 with each front end: (8, 8) cells on the
+    [32, 24] maps of linear and mel256, (4, 8) cells on mel128's [16, 24]."""
+    from l3net.models import audio_conv_feature_model, build_model
+    from l3net.models.config import ModelConfig
+    from l3net.serving.pooled import pool_grid, pooled_size
+
+    model = build_model(ModelConfig(frontend=frontend))
+    shape = audio_conv_feature_model(model).output.shape
+    assert tuple(shape[1:]) == conv_map
+    assert pool_grid(*conv_map[:2], audio=True) == (4, 3)
+    assert pooled_size(shape, audio=True) == 4 * 3 * 512 == 6144
 
 
 def test_embedding_size_choices(tiny_model_dir):

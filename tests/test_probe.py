@@ -142,6 +142,13 @@ def test_pool_grid_follows_the_paper():
     assert probe_features.pool_grid(32, 24) == (4, 3)  # paper: conv4_2 [32, 24, 512] -> 6144-d
     assert probe_features.pool_grid(4, 24) == (1, 3)
     assert probe_features.pool_grid(9, 5) == (2, 1)
+    # Audio maps keep OpenL3's four frequency bands of >= 4 rows (mel128's [16, 24]: 4 x 3, not 2 x 3).
+    assert probe_features.pool_grid(16, 24, audio=True) == (4, 3)
+    assert probe_features.pool_grid(16, 24) == (2, 3)
+    assert probe_features.pool_grid(12, 24, audio=True) == (3, 3)
+    assert probe_features.pool_grid(32, 24, audio=True) == (4, 3)
+    assert probe_features.pool_grid(4, 24, audio=True) == (1, 3)
+    assert probe_features.pool_grid(9, 5, audio=True) == (2, 1)
 
 
 def _reference_features(probe_model, audio: np.ndarray, window: int, hop: int) -> np.ndarray:
@@ -154,7 +161,7 @@ def _reference_features(probe_model, audio: np.ndarray, window: int, hop: int) -
         windows = np.stack([audio[s:s + window] for s in range(0, len(audio) - window + 1, hop)])
     fmap = audio_conv_feature_model(probe_model.model)(windows, training=False).numpy()
     _, h, w, _ = fmap.shape
-    rows, cols = probe_features.pool_grid(h, w)
+    rows, cols = probe_features.pool_grid(h, w, audio=True)
     cells = [fmap[:, r * h // rows:(r + 1) * h // rows, c * w // cols:(c + 1) * w // cols].max(axis=(1, 2))
              for r in range(rows) for c in range(cols)]
     return np.concatenate(cells, axis=-1)

@@ -3,7 +3,8 @@
 L3-Net (ICCV 2017, sec. 4.2) takes the audio tower's last conv block *before* its final pooling
 (conv4_2: [32, 24, 512] at 48 kHz / 257 bins / 199 frames) and max-pools it to 4 x 3 x 512 = 6144
 values, i.e. over 8 x 8 cells. The pooled grid follows the model (l3net.serving.pooled.pool_grid:
-ceil(F'/8) x ceil(T'/8) cells, 4 x 3 at paper size; 1 x 3 for the 32-mel CPU demo's [4, 24]).
+ceil(F'/8) x ceil(T'/8) cells, but OpenL3's four frequency bands where the map has 16 rows or more:
+4 x 3 at paper size with every front end, mel128's [16, 24] too; 1 x 3 for the 32-mel CPU demo's [4, 24]).
 
 A clip is cut into windows of the model's input length every `hop` samples, only windows that fit
 in the clip (`l3net.serving.windows`, layout "inside"; a clip shorter than a window gives one
@@ -40,7 +41,7 @@ from l3net.serving import shared_plan
 from l3net.serving.pooled import cell_edges, pool_grid
 
 # Bump when the feature rule (layer, pooling, windowing) changes: old caches stop matching.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 READ_THREADS = 2
 INSIDE = "inside"
 ClipFeatures = Callable[[Iterable[np.ndarray], int], Iterator[np.ndarray]]
@@ -58,7 +59,7 @@ def pooled_feature_fn(model) -> Tuple[Callable, int, Tuple[int, int]]:
 
     conv = audio_conv_feature_model(model)
     _, height, width, channels = conv.output.shape
-    rows, cols = pool_grid(height, width)
+    rows, cols = pool_grid(height, width, audio=True)
     row_edges, col_edges = cell_edges(height, rows), cell_edges(width, cols)
 
     @tf.function(reduce_retracing=True)

@@ -76,7 +76,7 @@ class SharedAudioNetwork:
         if set(_HEAD_LAYERS) <= names:
             self._head = dense_relu_layers(model, _HEAD_LAYERS[0]) + [model.get_layer(n) for n in _HEAD_LAYERS[1:]]
         _, height, _, channels = self._layers[-1].output.shape
-        rows, cols = pooled_lib.pool_grid(height, self.geometry.columns)
+        rows, cols = pooled_lib.pool_grid(height, self.geometry.columns, audio=True)
         self._rows = pooled_lib.cell_edges(height, rows)
         self._cols = pooled_lib.cell_edges(self.geometry.columns, cols)
         self.pooled_dim = rows * cols * int(channels)
