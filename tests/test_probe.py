@@ -269,6 +269,36 @@ def test_cross_validation_matches_sklearn_pipeline():
         assert other.mean_accuracy > 1.5 / classes
 
 
+def test_parallel_folds_give_the_sequential_result(monkeypatch):
+    rng = np.random.default_rng(1)
+    clips, classes, dim = 80, 4, 16
+    targets = np.arange(clips) % classes
+    clip_index = np.repeat(np.arange(clips), 3).astype(np.int32)
+    centres = rng.standard_normal((classes, dim))
+    features = centres[targets[clip_index]] + 1.5 * rng.standard_normal((len(clip_index), dim))
+    folds = [(np.flatnonzero(np.arange(clips) % 5 != f), np.flatnonzero(np.arange(clips) % 5 == f)) for f in range(5)]
+    monkeypatch.setattr(linear_probe.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert linear_probe.fold_workers("linear_svm", clip_index, folds, dim) == 3  # 192 windows >= 16 dims: primal
+    parallel = linear_probe.cross_validate(features, clip_index, targets, folds, "linear_svm")
+    monkeypatch.setattr(linear_probe, "fold_workers", lambda *args: 1)
+    sequential = linear_probe.cross_validate(features, clip_index, targets, folds, "linear_svm")
+    assert parallel.fold_accuracies == sequential.fold_accuracies
+    np.testing.assert_array_equal(parallel.predictions, sequential.predictions)
+    np.testing.assert_array_equal(parallel.confusion, sequential.confusion)
+    assert 0.3 < parallel.mean_accuracy < 1.0  # a real, imperfect classification
+
+
+def test_folds_run_one_at_a_time_where_threads_would_change_the_result(monkeypatch):
+    monkeypatch.setattr(linear_probe.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    clip_index = np.repeat(np.arange(10), 2)
+    folds = [(np.arange(5), np.arange(5, 10)), (np.arange(5, 10), np.arange(5))]
+    assert linear_probe.fold_workers("linear_svm", clip_index, folds, 10) == 2   # 10 windows, 10 dims: primal
+    assert linear_probe.fold_workers("linear_svm", clip_index, folds, 11) == 1   # dual: shared random generator
+    assert linear_probe.fold_workers("logreg", clip_index, folds, 4) == 1
+    assert not linear_probe.svm_uses_dual(10, 10) and linear_probe.svm_uses_dual(10, 11)
+    assert linear_probe.make_classifier("linear_svm", 0, 10, 11).dual is True
+
+
 def test_zscore_uses_only_training_statistics():
     train = np.array([[1.0, 5.0], [3.0, 5.0]])
     mean, std = linear_probe.zscore_stats(train)
