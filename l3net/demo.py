@@ -3,7 +3,9 @@
 Runs exactly the commands a user would run on real data, each as its own process:
   1. l3net_data synthetic   procedural audio-visual videos (real H.264/AAC MP4 files)
   2. l3net_data convert     videos -> sharded TFRecords
-  3. l3net_train            --flagfile=<the shipped configs/demo_cpu.flags> (time- and step-bounded)
+  3. l3net_train            --flagfile=<the shipped configs/demo_cpu.flags> (time- and step-bounded;
+                            the time budget shrinks if the demo would otherwise miss its deadline,
+                            `--deadline_minutes`, l3net/demo_schedule.py)
   4. l3net_eval avc         held-out (test split) AVC accuracy
   5. l3net_data synthetic_esc50, then l3net_probe esc50 twice: the trained audio tower and the
      same architecture at random init (the L3 paper's Table 2 comparison)
@@ -35,6 +37,7 @@ from absl import flags  # noqa: E402
 
 from l3net import cli_flags  # noqa: E402
 from l3net.command_line import run_tool  # noqa: E402
+from l3net.demo_schedule import flagfile_time_budget, training_minutes  # noqa: E402
 from l3net.shipped_configs import ConfigError, config_path, resolve_flagfile  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -50,6 +53,9 @@ SHARED = cli_flags.uses(
 flags.DEFINE_string("workdir", "runs/demo", "Where videos, TFRecords, models and reports go.")
 flags.DEFINE_string("train_flagfile", None, "Training flagfile, or a shipped config by name (default demo_cpu: "
                     "configs/demo_cpu.flags, installed with l3net).")
+flags.DEFINE_float("deadline_minutes", 18.5, "Finish the whole demo within this many minutes (0 = no deadline): "
+                   "training gets what is left after the other stages, at most the training flagfile's "
+                   "--time_budget_minutes. 18.5 leaves `make demo` (which installs first) 20 min on 2 cores.")
 flags.DEFINE_float("target_accuracy", 0.85, "Held-out AVC accuracy the demo is expected to reach.")
 flags.DEFINE_boolean("probe", True, "Run the ESC-50-layout probe (trained vs random init) after training.")
 flags.DEFINE_boolean("retrieval", True, "Run cross-modal retrieval on the held-out videos after training.")
@@ -107,9 +113,14 @@ def main(argv: List[str]) -> int:
     dataset_name = f"n{FLAGS.num_videos}_seed{FLAGS.seed}_clutter{FLAGS.clutter:g}{_world_suffix()}"
     videos_dir = os.path.join(workdir, f"videos_{dataset_name}")
     data_dir = os.path.join(workdir, f"tfrecords_{dataset_name}")
+    if FLAGS.deadline_minutes < 0:
+        print(f"l3net_demo: error: --deadline_minutes={FLAGS.deadline_minutes:g}: must be >= 0 (0 = no deadline)",
+              file=sys.stderr)
+        return 2
     try:
         flagfile = os.path.abspath(resolve_flagfile(FLAGS.train_flagfile, "l3net_demo") if FLAGS.train_flagfile
                                    else config_path(DEMO_CONFIG))
+        flagfile_budget = flagfile_time_budget(flagfile)
     except ConfigError as e:
         print(f"l3net_demo: error: --train_flagfile: {e}", file=sys.stderr)
         return 2
@@ -118,6 +129,7 @@ def main(argv: List[str]) -> int:
     report_path = os.path.join(model_dir, "eval_avc_test.json")
     os.makedirs(workdir, exist_ok=True)
     timings: Dict[str, float] = {}
+    train_budget = None
     t0 = time.monotonic()
 
     labels_csv = os.path.join(videos_dir, "labels.csv")  # Written last by the generator.
@@ -133,8 +145,11 @@ def main(argv: List[str]) -> int:
     if os.path.isfile(report_path):
         print(f"=== train, evaluate: re-using {model_dir} (delete it to train again)")
     else:
+        budget = _training_budget(time.monotonic() - t0, flagfile_budget)
         _run("train", [_tool("l3net_train"), f"--flagfile={flagfile}", f"--data_dir={data_dir}",
-                       f"--model_dir={model_dir}"], timings)
+                       f"--model_dir={model_dir}", *budget], timings)
+        train_budget = (f"{budget[0].split('=')[1]} min" if budget else
+                        f"{flagfile_budget:g} min" if flagfile_budget else "none (the flagfile's steps)")
         _run("evaluate", [_tool("l3net_eval"), "avc", f"--model_dir={model_dir}", f"--data_dir={data_dir}",
                           "--split=test", "--pairs_per_video=8", f"--output_json={report_path}"], timings)
 
@@ -148,7 +163,10 @@ def main(argv: List[str]) -> int:
     print("\n=== l3net demo summary")
     for stage, seconds in timings.items():
         print(f"  {stage:<20s} {seconds:7.1f} s")
-    print(f"  {'total':<20s} {total:7.1f} s")
+    deadline = f" (deadline {FLAGS.deadline_minutes:g} min)" if FLAGS.deadline_minutes else ""
+    print(f"  {'total':<20s} {total:7.1f} s{deadline}")
+    if train_budget is not None:
+        print(f"  training time budget: {train_budget}")
     print(f"  held-out AVC accuracy ({report['num_pairs']} test pairs): {accuracy:.4f} "
           f"(chance 0.5, target >= {FLAGS.target_accuracy})")
     print(f"  model: {model_dir}  (training curves: {os.path.join(model_dir, 'training_curves.png')})")
@@ -180,6 +198,20 @@ def main(argv: List[str]) -> int:
                 f"{value:.3f} / {chance:.3f}"
             print(f"    {direction:<8s} {shown}")
     return 0
+
+
+def _training_budget(elapsed_seconds: float, flagfile_budget) -> List[str]:
+    """`--time_budget_minutes=M` for l3net_train when the deadline needs a shorter budget than the
+    flagfile's (none otherwise); says what it decided."""
+    after = ["evaluate"] + [name for name, enabled in (("probe", FLAGS.probe), ("retrieval", FLAGS.retrieval),
+                                                       ("real_audio", FLAGS.real_audio)) if enabled]
+    minutes = training_minutes(FLAGS.deadline_minutes, elapsed_seconds, after, flagfile_budget)
+    if minutes is None or minutes == flagfile_budget:
+        return []
+    print(f"\n=== training budget: {minutes:g} min (the flagfile's: {flagfile_budget or 'none'}), so that the demo "
+          f"ends within --deadline_minutes={FLAGS.deadline_minutes:g} ({elapsed_seconds / 60:.1f} min spent, "
+          f"time kept for {', '.join(after)})", flush=True)
+    return [f"--time_budget_minutes={minutes:g}"]
 
 
 def _best_info(model_dir: str) -> dict:

@@ -1,0 +1,90 @@
+"""The demo's deadline: the training budget it hands l3net_train, and the flagfile's own budget."""
+
+import json
+import os
+
+import pytest
+
+from l3net import demo, demo_schedule
+from l3net.shipped_configs import ConfigError, config_path
+
+
+def test_training_gets_what_the_deadline_leaves_at_most_the_flagfile_budget():
+    after = ["evaluate", "probe", "retrieval", "real_audio"]
+    reserve = demo_schedule.TRAIN_OVERHEAD_SECONDS + sum(demo_schedule.AFTER_TRAINING_SECONDS.values())
+    # 18.5 min deadline, 73 s spent before training (a slow machine's generation and conversion).
+    expected = int((18.5 * 60 - 73 - reserve) / 60 * 10) / 10
+    assert demo_schedule.training_minutes(18.5, 73.0, after, 15.5) == expected < 15.5
+    assert demo_schedule.training_minutes(30.0, 73.0, after, 15.5) == 15.5          # the flagfile's is smaller
+    assert demo_schedule.training_minutes(0.0, 73.0, after, 15.5) == 15.5           # no deadline
+    assert demo_schedule.training_minutes(0.0, 73.0, after, None) is None
+    assert demo_schedule.training_minutes(0.0, 73.0, after, 0.0) is None            # 0 = no limit
+    assert demo_schedule.training_minutes(18.5, 73.0, after, 0.0) == expected       # a step-bounded flagfile
+    fewer = demo_schedule.training_minutes(18.5, 73.0, ["evaluate"], 60.0)
+    assert fewer == int((18.5 * 60 - 73 - demo_schedule.TRAIN_OVERHEAD_SECONDS - 20.0) / 60 * 10) / 10
+    assert demo_schedule.training_minutes(5.0, 600.0, after, 15.5) == demo_schedule.MIN_TRAIN_MINUTES
+
+
+def test_flagfile_budget_follows_included_configs(tmp_path):
+    assert demo_schedule.flagfile_time_budget(config_path("demo_cpu")) == 15.5
+    own = tmp_path / "mine.flags"
+    own.write_text("--config=demo_cpu\n--time_budget_minutes=4\n")
+    assert demo_schedule.flagfile_time_budget(str(own)) == 4.0
+    steps_only = tmp_path / "steps.flags"
+    steps_only.write_text("--train_steps=10\n")
+    assert demo_schedule.flagfile_time_budget(str(steps_only)) is None
+    bad = tmp_path / "bad.flags"
+    bad.write_text("--time_budget_minutes=soon\n")
+    with pytest.raises(ConfigError, match="--time_budget_minutes=soon: not a number"):
+        demo_schedule.flagfile_time_budget(str(bad))
+
+
+class _FakeStages:
+    """Stands in for the demo's subprocesses: records argv, writes what each stage leaves behind,
+    and advances a fake clock by the stage's duration."""
+
+    def __init__(self, seconds):
+        self.seconds, self.now, self.argv = seconds, 0.0, {}
+
+    def clock(self):
+        return self.now
+
+    def run(self, stage, argv, timings):
+        self.argv[stage] = argv
+        self.now += self.seconds.get(stage, 1.0)
+        timings[stage] = self.seconds.get(stage, 1.0)
+        value = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in argv if a.startswith("--") and "=" in a}
+        if stage == "generate":
+            out = argv[argv.index("--output_dir") + 1]
+            os.makedirs(out)
+            open(os.path.join(out, "labels.csv"), "w").close()
+        if stage == "train":
+            os.makedirs(value["--model_dir"])
+        if stage == "evaluate":
+            with open(value["--output_json"], "w") as f:
+                json.dump({"accuracy": 0.9, "num_pairs": 8}, f)
+
+
+# 180 s spent on generation and conversion; 20 s of l3net_train start-up and 20 s of evaluation
+# kept: 18.5 min leaves (1110 - 220) / 60 = 14.8 min, 10 min leaves 6.3, 25 min more than the
+# flagfile's 15.5 (no override), 0 = no deadline (no override).
+@pytest.mark.parametrize("deadline, expected", [("18.5", ["--time_budget_minutes=14.8"]),
+                                                ("10", ["--time_budget_minutes=6.3"]), ("25", []), ("0", [])])
+def test_demo_passes_the_deadline_budget_to_training(run_cli, tmp_path, monkeypatch, capsys, deadline, expected):
+    assert demo_schedule.TRAIN_OVERHEAD_SECONDS == demo_schedule.AFTER_TRAINING_SECONDS["evaluate"] == 20.0
+    fake = _FakeStages({"generate": 100.0, "convert": 80.0})
+    monkeypatch.setattr(demo, "_run", fake.run)
+    monkeypatch.setattr(demo.time, "monotonic", fake.clock)
+    code = run_cli(demo, ["l3net_demo", f"--workdir={tmp_path}", f"--deadline_minutes={deadline}", "--noprobe",
+                          "--noretrieval", "--noreal_audio"], "l3net_demo")
+    assert code == 0
+    assert [a for a in fake.argv["train"] if a.startswith("--time_budget_minutes")] == expected
+    shown = expected[0].split("=")[1] if expected else "15.5"
+    assert f"training time budget: {shown} min" in capsys.readouterr().out
+
+
+def test_demo_refuses_a_negative_deadline(run_cli, tmp_path, capsys):
+    assert run_cli(demo, ["l3net_demo", "--deadline_minutes=-1", f"--workdir={tmp_path / 'w'}"], "l3net_demo") == 2
+    assert capsys.readouterr().err.strip() == ("l3net_demo: error: --deadline_minutes=-1: must be >= 0 "
+                                               "(0 = no deadline)")
+    assert not (tmp_path / "w").exists()
