@@ -18,15 +18,16 @@ from typing import Dict, Iterable, Optional
 
 from l3net.shipped_configs import ConfigError, expand_configs
 
-# Seconds of each stage after training (measured 2026-12-06 on 2 cores, rounded up).
+# Seconds of each stage after training on 2 cores, rounded up: measured in a clean-clone `make demo`
+# (run B) and again with the probe's parallel folds (run D, both 2026-12-06).
 AFTER_TRAINING_SECONDS: Dict[str, float] = {
-    "evaluate": 20.0,     # l3net_eval avc on the held-out videos (17 s)
-    "probe": 60.0,        # synthetic ESC-50 layout + trained and random-init probes (65 s with folds one at a time)
-    "retrieval": 15.0,    # l3net_retrieval (14 s)
-    "real_audio": 70.0,   # rendering the recordings + two probes (69 s with folds one at a time)
+    "evaluate": 20.0,     # l3net_eval avc on the held-out videos (B 17 s, D 15 s)
+    "probe": 60.0,        # synthetic ESC-50 layout + trained and random-init probes (B 65 s, D 55 s)
+    "retrieval": 15.0,    # l3net_retrieval (B 14 s, D 13 s)
+    "real_audio": 70.0,   # rendering the recordings + two probes (B 69 s, D 57 s)
 }
 # l3net_train's start-up and wrap-up outside its own budget (TensorFlow import, model build, the
-# first traced step, the last checkpoint): 15 s of a 945-s train stage with a 930-s budget.
+# first traced step, the last checkpoint): B 15 s (945-s stage, 930-s budget), D 12.5 s.
 TRAIN_OVERHEAD_SECONDS = 20.0
 # Below this the demo would not learn anything worth evaluating; it trains this long and is late.
 MIN_TRAIN_MINUTES = 2.0
