@@ -3,8 +3,8 @@
 L3-Net (ICCV 2017, sec. 4.2) takes the audio tower's last conv block *before* its final pooling
 (conv4_2: [32, 24, 512] at 48 kHz / 257 bins / 199 frames) and max-pools it to 4 x 3 x 512 = 6144
 values, i.e. over 8 x 8 cells. The pooled grid follows the model (l3net.serving.pooled.pool_grid:
-ceil(F'/8) x ceil(T'/8) cells, but OpenL3's four frequency bands where the map has 16 rows or more:
-4 x 3 at paper size with every front end, mel128's [16, 24] too; 1 x 3 for the 32-mel CPU demo's [4, 24]).
+ceil(F'/8) x ceil(T'/8) cells, with at least min(4, F'//4) frequency rows, OpenL3's four bands: 4 x 3
+at paper size with every front end, mel128's [16, 24] too; 1 x 3 for the 32-mel CPU demo's [4, 24]).
 
 A clip is cut into windows of the model's input length every `hop` samples, only windows that fit
 in the clip (`l3net.serving.windows`, layout "inside"; a clip shorter than a window gives one
