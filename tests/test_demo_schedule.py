@@ -88,3 +88,13 @@ def test_demo_refuses_a_negative_deadline(run_cli, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == ("l3net_demo: error: --deadline_minutes=-1: must be >= 0 "
                                                "(0 = no deadline)")
     assert not (tmp_path / "w").exists()
+
+
+def test_demo_refuses_a_flagfile_whose_budget_is_not_a_number(run_cli, tmp_path, capsys):
+    bad = tmp_path / "bad.flags"
+    bad.write_text("--config=demo_cpu\n--time_budget_minutes=soon\n")
+    work = tmp_path / "w"
+    assert run_cli(demo, ["l3net_demo", f"--train_flagfile={bad}", f"--workdir={work}"], "l3net_demo") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"l3net_demo: error: --train_flagfile: {bad}: --time_budget_minutes=soon: not a number of minutes"
+    assert not work.exists()
