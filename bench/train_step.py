@@ -38,6 +38,10 @@ from typing import Dict, List, NamedTuple, Tuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from l3net.train.cpu_settings import apply_training_cpu_settings  # noqa: E402
+
+apply_training_cpu_settings()  # before TensorFlow, as l3net_train: the same allocator and kernels
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -190,7 +194,8 @@ def main(argv: List[str]) -> int:
     jits = {"both": (False, True), "off": (False,), "on": (True,)}[args.xla]
 
     peak_before = matmul_gflops(args.matmul_size)
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs visible; "
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs visible, "
+          f"TF_ENABLE_ONEDNN_OPTS={os.environ['TF_ENABLE_ONEDNN_OPTS']}; "
           f"matmul {args.matmul_size}^2 float32: {peak_before:.1f} GFLOP/s", flush=True)
     results = []
     for name, cfg, batch, steps in runs:

@@ -22,10 +22,11 @@ from typing import List, NoReturn
 
 from l3net.tensorflow_output import quiet_tensorflow
 
+from l3net.train.cpu_settings import apply_training_cpu_settings
+
 quiet_tensorflow()
-# TensorFlow's BFC allocator on the CPU re-uses batch buffers instead of page-faulting fresh ones:
-# measured ~1.25x more input-pipeline examples/s at paper size (bench/input_pipeline.py).
-os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+# Before TensorFlow is imported: its BFC allocator and oneDNN kernels (see cpu_settings).
+apply_training_cpu_settings()
 
 from absl import flags  # noqa: E402
 
