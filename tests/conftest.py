@@ -21,6 +21,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One TensorFlow kernel library for the whole session, in this process and in every command a test
+# starts: importing l3net.train.main (l3net_train) asks for oneDNN in os.environ, which would
+# otherwise reach only the subprocesses started after it, and tests that compare a subprocess's
+# numbers with this process's would then differ in the last bits depending on test order.
+# tests/test_train_cpu_settings.py checks the oneDNN request itself in fresh interpreters.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from l3net.models.config import ModelConfig
 
