@@ -5,7 +5,7 @@ Times the three stages on this machine and prints the estimate for the full benc
   2. pooled conv features of 5 s clips (`probe_features.window_features`, `l3net_probe`'s own
      path: shared conv maps, and exact windows for comparison), for the paper config (6144-d) and
      the CPU demo config (or --model_dir),
-  3. the 5-fold LinearSVC probe on features of ESC-50's size (class-structured random features of
+  3. the 5-fold linear SVM probe (--classifier) on features of ESC-50's size (class-structured random features of
      the same shape: 4/5 x 2,000 x windows_per_clip training windows, 50 classes).
 
   .venv/bin/python bench/probe_speed.py                       # paper + demo config
@@ -70,8 +70,8 @@ def time_features(model, cfg, hop_s: float, batch_size: int, clips: int, exact: 
     return (time.perf_counter() - start) / clips, dim
 
 
-def time_classifier(dim: int, windows: int, folds: int) -> float:
-    """Seconds of `folds` folds of the LinearSVC probe on ESC-50-sized class-structured features."""
+def time_classifier(dim: int, windows: int, folds: int, classifier: str) -> float:
+    """Seconds of `folds` folds of the probe's classifier on ESC-50-sized class-structured features."""
     from l3net.evaluation.linear_probe import cross_validate
 
     rng = np.random.default_rng(0)
@@ -85,7 +85,7 @@ def time_classifier(dim: int, windows: int, folds: int) -> float:
     fold_of = (np.arange(ESC50_CLIPS) // ESC50_CLASSES) % 5
     splits = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(folds)]
     start = time.perf_counter()
-    cross_validate(features, clip_index, targets, splits, "linear_svm")
+    cross_validate(features, clip_index, targets, splits, classifier)
     return (time.perf_counter() - start) * 5 / folds
 
 
@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--hop", type=float, default=0.5)
     parser.add_argument("--svm_folds", type=int, default=1, help="folds actually run (time x 5/folds); 0: skip "
                         "the classifier (minutes for 6144-d features)")
+    parser.add_argument("--classifier", default="linear_svm", help="linear_svm (the probe's) or liblinear_svm "
+                        "(LinearSVC, for comparison: > 20 min per fold at paper size)")
     args = parser.parse_args()
 
     import keras
@@ -132,9 +134,10 @@ def main() -> None:
                   f"features of ESC-50 {total[mode] / 60:.1f} min", flush=True)
         if args.svm_folds == 0:
             continue
-        svm = time_classifier(dim, per_clip, args.svm_folds)
+        svm = time_classifier(dim, per_clip, args.svm_folds, args.classifier)
         for mode, extract in total.items():
-            print(f"{name}: 5-fold LinearSVC {svm:.0f} s; estimated first run, {mode}: {(extract + svm) / 60:.1f} min, "
+            print(f"{name}: 5-fold {args.classifier} {svm:.0f} s; estimated first run, {mode}: "
+                  f"{(extract + svm) / 60:.1f} min, "
                   f"re-run from the cache {svm / 60:.1f} min", flush=True)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import media_fixtures as mf
-from l3net.evaluation import linear_probe, probe, probe_features, sound_datasets
+from l3net.evaluation import linear_probe, linear_svm, probe, probe_features, sound_datasets
 
 BIN = os.path.dirname(sys.executable)
 CLASSES = (("low", 300.0), ("mid", 1100.0), ("high", 2600.0))
@@ -249,9 +249,10 @@ def _sklearn_reference(features, clip_index, targets, folds):
     return accuracies
 
 
-def test_cross_validation_matches_sklearn_pipeline():
+@pytest.mark.parametrize("dim", [12, 64])   # linear_svm through LinearSVC, and through the exact solver
+def test_cross_validation_matches_sklearn_pipeline(dim):
     rng = np.random.default_rng(0)
-    clips, classes, dim = 60, 4, 12
+    clips, classes = 60, 4
     targets = np.arange(clips) % classes
     centres = rng.standard_normal((classes, dim)) * 0.8
     windows = rng.integers(1, 5, clips)
@@ -260,10 +261,13 @@ def test_cross_validation_matches_sklearn_pipeline():
     features[:, 0] *= 100.0  # scales differ: z-scoring matters
     folds = [(np.flatnonzero(np.arange(clips) % 5 != f), np.flatnonzero(np.arange(clips) % 5 == f)) for f in range(5)]
     # Test folds far off the training distribution: statistics from them would change the result.
-    result = linear_probe.cross_validate(features, clip_index, targets, folds, "linear_svm")
-    np.testing.assert_allclose(result.fold_accuracies, _sklearn_reference(features, clip_index, targets, folds))
-    assert result.confusion.sum() == clips
-    assert np.trace(result.confusion) == pytest.approx(result.mean_accuracy * clips)
+    reference = _sklearn_reference(features, clip_index, targets, folds)
+    assert linear_svm.suits(int(np.isin(clip_index, folds[0][0]).sum()), dim) == (dim == 64)
+    for name in ("linear_svm", "liblinear_svm"):   # the exact solver and LinearSVC itself: the same problem
+        result = linear_probe.cross_validate(features, clip_index, targets, folds, name)
+        np.testing.assert_allclose(result.fold_accuracies, reference)
+        assert result.confusion.sum() == clips
+        assert np.trace(result.confusion) == pytest.approx(result.mean_accuracy * clips)
     for name in ("logreg", "mlp"):
         other = linear_probe.cross_validate(features, clip_index, targets, folds, name)
         assert other.mean_accuracy > 1.5 / classes
@@ -278,10 +282,10 @@ def test_parallel_folds_give_the_sequential_result(monkeypatch):
     features = centres[targets[clip_index]] + 1.5 * rng.standard_normal((len(clip_index), dim))
     folds = [(np.flatnonzero(np.arange(clips) % 5 != f), np.flatnonzero(np.arange(clips) % 5 == f)) for f in range(5)]
     monkeypatch.setattr(linear_probe.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
-    assert linear_probe.fold_workers("linear_svm", clip_index, folds, dim) == 3  # 192 windows >= 16 dims: primal
-    parallel = linear_probe.cross_validate(features, clip_index, targets, folds, "linear_svm")
+    assert linear_probe.fold_workers("liblinear_svm", clip_index, folds, dim) == 3  # 192 windows >= 16 dims: primal
+    parallel = linear_probe.cross_validate(features, clip_index, targets, folds, "liblinear_svm")
     monkeypatch.setattr(linear_probe, "fold_workers", lambda *args: 1)
-    sequential = linear_probe.cross_validate(features, clip_index, targets, folds, "linear_svm")
+    sequential = linear_probe.cross_validate(features, clip_index, targets, folds, "liblinear_svm")
     assert parallel.fold_accuracies == sequential.fold_accuracies
     np.testing.assert_array_equal(parallel.predictions, sequential.predictions)
     np.testing.assert_array_equal(parallel.confusion, sequential.confusion)
@@ -292,11 +296,13 @@ def test_folds_run_one_at_a_time_where_threads_would_change_the_result(monkeypat
     monkeypatch.setattr(linear_probe.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     clip_index = np.repeat(np.arange(10), 2)
     folds = [(np.arange(5), np.arange(5, 10)), (np.arange(5, 10), np.arange(5))]
-    assert linear_probe.fold_workers("linear_svm", clip_index, folds, 10) == 2   # 10 windows, 10 dims: primal
-    assert linear_probe.fold_workers("linear_svm", clip_index, folds, 11) == 1   # dual: shared random generator
+    assert linear_probe.fold_workers("liblinear_svm", clip_index, folds, 10) == 2   # 10 windows, 10 dims: primal
+    assert linear_probe.fold_workers("liblinear_svm", clip_index, folds, 11) == 1   # dual: shared random generator
     assert linear_probe.fold_workers("logreg", clip_index, folds, 4) == 1
+    assert linear_probe.fold_workers("linear_svm", clip_index, folds, 2) == 2   # 10 windows, 2 dims: LinearSVC
+    assert linear_probe.fold_workers("linear_svm", clip_index, folds, 10) == 1  # exact solver: all cores itself
     assert not linear_probe.svm_uses_dual(10, 10) and linear_probe.svm_uses_dual(10, 11)
-    assert linear_probe.make_classifier("linear_svm", 0, 10, 11).dual is True
+    assert linear_probe.make_classifier("liblinear_svm", 0, 10, 11).dual is True
 
 
 def test_zscore_uses_only_training_statistics():
