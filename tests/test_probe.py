@@ -151,15 +151,23 @@ def test_pool_grid_follows_the_paper():
     assert probe_features.pool_grid(9, 5, audio=True) == (2, 1)
 
 
-def _reference_features(probe_model, audio: np.ndarray, window: int, hop: int) -> np.ndarray:
-    """Windows cut by hand, the Keras conv map, max-pooled over the grid cells in numpy."""
+def _reference_features(probe_model, audio: np.ndarray, window: int, hop: int, layer: str = "") -> np.ndarray:
+    """Windows cut by hand, the Keras conv map (or the tower's layer `layer`, read directly), max-pooled
+    over the grid cells in numpy."""
+    import keras
+
     from l3net.models import audio_conv_feature_model
 
     if len(audio) < window:
         windows = np.pad(audio, (0, window - len(audio)))[None]
     else:
         windows = np.stack([audio[s:s + window] for s in range(0, len(audio) - window + 1, hop)])
-    fmap = audio_conv_feature_model(probe_model.model)(windows, training=False).numpy()
+    if layer:
+        tower = probe_model.model.get_layer("audio_tower")
+        conv = keras.Model(tower.inputs, tower.get_layer(layer).output)
+    else:
+        conv = audio_conv_feature_model(probe_model.model)
+    fmap = conv(windows, training=False).numpy()
     _, h, w, _ = fmap.shape
     rows, cols = probe_features.pool_grid(h, w, audio=True)
     cells = [fmap[:, r * h // rows:(r + 1) * h // rows, c * w // cols:(c + 1) * w // cols].max(axis=(1, 2))
@@ -182,6 +190,30 @@ def test_features_of_every_window_of_any_file(esc50, probe_model, tiny_config):
     counts = np.bincount(clip_index)
     assert counts.min() == 1  # the 0.3 s clip: one zero-padded window
     assert counts.max() == 1 + (int(1.2 * rate) - window) // hop
+
+
+def test_features_of_an_earlier_layer(esc50, probe_model, tiny_config):
+    from l3net.audio_files import read_audio
+    from l3net.models import audio_map_layers
+
+    # The tiny tower (2 blocks): both convs of each block and the map pooled between them; the
+    # global pool after the last block is not a map.
+    assert audio_map_layers(probe_model.model) == ["audio_conv1_1", "audio_conv1_2", "audio_pool1",
+                                                   "audio_conv2_1", "audio_conv2_2"]
+    data = sound_datasets.read_esc50(esc50)
+    rate, window, hop = tiny_config.sample_rate, tiny_config.num_audio_samples, 1000
+    default = probe_features.window_features(probe_model.model, tiny_config, window, hop)
+    for layer in ("audio_conv1_2", "audio_pool1"):
+        # exact=False too: an earlier map is always computed per window (the shared path is the last block's)
+        fn, dim, grid = probe_features.window_features(probe_model.model, tiny_config, window, hop, exact=False,
+                                                       layer=layer)
+        assert grid == (4, 13 if layer == "audio_conv1_2" else 7) and dim == 4 * grid[1] * 8 != default[1]
+        features, clip_index = probe_features.extract_features(data.paths[:4], fn, sample_rate=rate, batch_size=4)
+        for i, path in enumerate(data.paths[:4]):
+            want = _reference_features(probe_model, read_audio(path, rate), window, hop, layer)
+            np.testing.assert_allclose(features[clip_index == i], want, rtol=2e-3, atol=2e-3)
+    with pytest.raises(ValueError, match="audio_conv1_1, audio_conv1_2, audio_pool1"):
+        probe_features.pooled_feature_fn(probe_model.model, "audio_pool2")
 
 
 def test_shared_features_have_the_exact_windows_and_stay_close(esc50, probe_model, tiny_config):
@@ -222,6 +254,8 @@ def test_cache_hits_and_invalidates(esc50, probe_model, tiny_config, tmp_path):
     assert key(hop=1000) != before
     assert probe_features.cache_key(probe_model.identity, data.paths[:3], sample_rate=rate, window=4000, hop=2000,
                                     exact=False) != before
+    assert probe_features.cache_key(probe_model.identity, data.paths[:3], sample_rate=rate, window=4000, hop=2000,
+                                    layer="audio_pool1") != before
     stat = os.stat(data.paths[0])
     os.utime(data.paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the file "changed"
     assert key() != before
@@ -357,6 +391,18 @@ def test_run_probe_writes_report_and_figure(esc50, probe_model, tmp_path):
     assert table.splitlines()[-1].strip() == paper_line
     with pytest.raises(probe.ProbeError, match="--window=1.0"):
         probe.run_probe("esc50", esc50, probe_model, out, window_s=1.0, log=lines.append)
+    assert report["layer"] == "audio_conv2_2" and any("-d audio_conv2_2 features of" in line for line in lines)
+    # Naming the last conv block is the default: the same features, from the same cache.
+    named = probe.run_probe("esc50", esc50, probe_model, out, hop_s=0.25, layer="audio_conv2_2", log=lines.append)
+    assert named["feature_cache_hit"] and named["fold_accuracies"] == report["fold_accuracies"]
+    earlier = probe.run_probe("esc50", esc50, probe_model, str(tmp_path / "pool1"), hop_s=0.25, layer="audio_pool1",
+                              log=lines.append)
+    assert earlier["layer"] == "audio_pool1" and not earlier["feature_cache_hit"]
+    assert earlier["feature_dim"] == 4 * 7 * 8 and earlier["pool_grid"] == [4, 7]
+    with pytest.raises(probe.ProbeError, match="--layer=audio_conv9_2: .* use one of audio_conv1_1, "):
+        probe.run_probe("esc50", esc50, probe_model, out, layer="audio_conv9_2", log=lines.append)
+    with pytest.raises(probe.ProbeError, match="--layer=audio_pool1 with --noexact"):
+        probe.run_probe("esc50", esc50, probe_model, out, layer="audio_pool1", exact=False, log=lines.append)
 
 
 def _cli(*args):
@@ -382,3 +428,7 @@ def test_cli_bad_inputs_fail_in_one_line_and_write_nothing(esc50, model_dir, tmp
     run = _cli("esc50", "--data_dir", str(tmp_path / "nothing"), "--model_dir", model_dir)
     errors = _errors(run.stderr)
     assert run.returncode == 2 and len(errors) == 1 and "nothing" in errors[0]
+    run = _cli("esc50", "--data_dir", esc50, "--model_dir", model_dir, "--output_dir", str(out), "--layer", "conv3")
+    errors = _errors(run.stderr)
+    assert run.returncode == 2 and len(errors) == 1 and "--layer=conv3" in errors[0] and "audio_pool1" in errors[0]
+    assert not out.exists() or not os.listdir(out)

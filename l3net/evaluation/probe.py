@@ -17,7 +17,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 from l3net import model_dir as model_dir_lib
 from l3net.atomic_files import write_text_atomic
@@ -99,10 +99,28 @@ def _window_samples(cfg, window_s: Optional[float], hop_s: float) -> tuple:
     return window, hop_samples(hop_s, cfg.sample_rate)
 
 
+def _feature_layer(model, layer: Optional[str], exact: bool) -> Tuple[Optional[str], str]:
+    """(layer for probe_features: None = the last conv block, its name): `layer` checked against the
+    tower's maps (ProbeError naming them). The shared path computes the last block only."""
+    from l3net.models import audio_conv_feature_model, audio_map_layers
+
+    last = audio_conv_feature_model(model).layers[-1].name
+    if not layer or layer == last:
+        return None, last
+    names = audio_map_layers(model)
+    if layer not in names:
+        raise ProbeError(f"--layer={layer}: not a feature map of this audio tower; use one of {', '.join(names)}")
+    if not exact:
+        raise ProbeError(f"--layer={layer} with --noexact: shared windows exist for the last conv block ({last}) "
+                         "only; drop --noexact")
+    return layer, layer
+
+
 def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str, *,
               classifier: str = "linear_svm", window_s: Optional[float] = None, hop_s: float = 0.5,
               batch_size: int = 64, cache_dir: Optional[str] = None, seed: int = 0,
-              exact: bool = True, log: Callable[[str], None] = print) -> Dict[str, object]:
+              exact: bool = True, layer: Optional[str] = None,
+              log: Callable[[str], None] = print) -> Dict[str, object]:
     """Runs the probe and writes probe.json + confusion_matrix.png into `output_dir`.
 
     Args:
@@ -115,6 +133,8 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
       exact: every window through the whole tower (default); False: overlapping windows share
         conv maps (l3net.evaluation.probe_features; faster, but not the default: on random-init
         baselines it changes accuracy by several points, README "Shared window computation").
+      layer: the audio tower's map to pool (`l3net.models.audio_map_layers`; None: the last conv
+        block's, the paper's features). Earlier maps are computed per window (`exact`).
       log: receives progress and result lines.
 
     Returns the report written to probe.json. Raises SoundDatasetError, AudioFileError,
@@ -133,10 +153,11 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
         raise ProbeError(f"--batch_size={batch_size}: must be >= 1")
     cfg = probe_model.config
     window, hop = _window_samples(cfg, window_s, hop_s)
+    layer, layer_name = _feature_layer(probe_model.model, layer, exact)
     dataset = READERS[task](data_dir)
-    features_of, dim, grid = window_features(probe_model.model, cfg, window, hop, exact)
+    features_of, dim, grid = window_features(probe_model.model, cfg, window, hop, exact, layer)
     key = cache_key(probe_model.identity, dataset.paths, sample_rate=cfg.sample_rate, window=window, hop=hop,
-                    exact=exact)
+                    exact=exact, layer=layer)
     cache_path = os.path.join(cache_dir or os.path.join(output_dir, CACHE_SUBDIR), f"{task}_{key[:20]}.npz")
     title = TASK_TITLES[task]
 
@@ -145,8 +166,9 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
             log(f"  features: {done}/{total} clips")
 
     def compute():
-        log(f"extracting {dim}-d features ({grid[0]}x{grid[1]} grid, {'exact' if exact else 'shared'} windows) of "
-            f"{len(dataset.paths)} {title} clips with {probe_model.description}")
+        log(f"extracting {dim}-d {layer_name} features ({grid[0]}x{grid[1]} grid, "
+            f"{'exact' if exact else 'shared'} windows) of {len(dataset.paths)} {title} clips with "
+            f"{probe_model.description}")
         return extract_features(dataset.paths, features_of, sample_rate=cfg.sample_rate, batch_size=batch_size,
                                 progress=progress)
 
@@ -165,6 +187,7 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
         "classifier": classifier,
         "window_seconds": window / cfg.sample_rate, "hop_seconds": hop / cfg.sample_rate,
         "sample_rate": cfg.sample_rate, "feature_dim": dim, "pool_grid": list(grid), "exact_windows": exact,
+        "layer": layer_name,
         "num_clips": len(dataset.paths), "num_windows": int(len(clip_index)), "class_names": dataset.class_names,
         "fold_sizes": [int(len(test)) for _, test in dataset.folds],
         "feature_cache": os.path.abspath(cache_path), "feature_cache_hit": cache_hit,
@@ -187,7 +210,7 @@ def format_report(report: Dict[str, object]) -> str:
     """Per-fold and mean accuracy with the paper's numbers beside them (what the command prints)."""
     task = str(report["task"])
     lines = [f"{TASK_TITLES[task]} {len(report['fold_accuracies'])}-fold accuracy, {report['classifier']} on "
-             f"{report['feature_dim']}-d features of {report['model_description']} "
+             f"{report['feature_dim']}-d {report['layer']} features of {report['model_description']} "
              f"({report['num_clips']} clips, {report['num_windows']} windows):"]
     for i, acc in enumerate(report["fold_accuracies"], start=1):
         lines.append(f"  fold {i}   {100 * acc:5.1f} %")
@@ -227,7 +250,8 @@ def run_probe_evaluation(task: str, model_dir: str, data_dir: str, output_dir: O
                          checkpoint: Union[str, int, None] = "best", model_config: Optional[str] = None,
                          classifier: str = "linear_svm", window_s: Optional[float] = None, hop_s: float = 0.5,
                          batch_size: int = 64, cache_dir: Optional[str] = None, seed: int = 0,
-                         exact: bool = True, log: Callable[[str], None] = print) -> Dict[str, object]:
+                         exact: bool = True, layer: Optional[str] = None,
+                         log: Callable[[str], None] = print) -> Dict[str, object]:
     """`l3net_probe <task>` as a library function: model directory (or 'random') + benchmark -> probe.json.
 
     The benchmark folder is checked before the model is built, so a bad layout fails in a second.
@@ -243,4 +267,4 @@ def run_probe_evaluation(task: str, model_dir: str, data_dir: str, output_dir: O
     probe_model = load_probe_model(model_dir, model_config=model_config, seed=seed, checkpoint=checkpoint)
     return run_probe(task, data_dir, probe_model, output_dir or default_output_dir(task, model_dir, model_config),
                      classifier=classifier, window_s=window_s, hop_s=hop_s, batch_size=batch_size,
-                     cache_dir=cache_dir, seed=seed, exact=exact, log=log)
+                     cache_dir=cache_dir, seed=seed, exact=exact, layer=layer, log=log)

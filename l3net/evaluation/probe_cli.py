@@ -14,6 +14,9 @@ Random-init baseline (L3-Net Table 2): `--model_dir random --model_config C`, wh
 model_config.json or a model directory; the architecture is built with `--seed`-seeded initial
 weights and probed through the same pipeline (give it its own --output_dir).
 
+`--layer L` pools an earlier feature map of the audio tower instead of the last conv block (layer-wise
+probes: which depth transfers to the task; e.g. audio_conv3_2), computed per window.
+
 `--checkpoint=best|latest|<step>` picks the weights of a trained model (default: the best by
 validation). The probe is the `esc50` / `dcase2013` evaluator of `l3net.evaluation.evaluators`
 (`l3net.evaluation.probe.run_probe_evaluation`); this command is its flags.
@@ -65,6 +68,8 @@ flags.DEFINE_enum("classifier", "linear_svm", CLASSIFIER_NAMES,
                   "logreg: logistic regression; mlp: 1 hidden layer.")
 flags.DEFINE_float("window", None, "Window length in seconds; must be the model's input length (default: it).")
 flags.DEFINE_string("cache_dir", None, "Feature cache folder (default <output_dir>/feature_cache).")
+flags.DEFINE_string("layer", None, "The audio tower's feature map to pool (default: the last conv block's, the "
+                    "paper's features), e.g. audio_conv3_2 or audio_pool3; a wrong name lists the model's maps.")
 
 
 def _fail(message: str) -> NoReturn:
@@ -90,7 +95,8 @@ def main(argv: List[str]) -> int:
         probe.run_probe_evaluation(task, FLAGS.model_dir, FLAGS.data_dir, output_dir, checkpoint=FLAGS.checkpoint,
                                    model_config=FLAGS.model_config, classifier=FLAGS.classifier,
                                    window_s=FLAGS.window, hop_s=FLAGS.hop, batch_size=FLAGS.batch_size,
-                                   cache_dir=FLAGS.cache_dir, seed=FLAGS.seed, exact=FLAGS.exact)
+                                   cache_dir=FLAGS.cache_dir, seed=FLAGS.seed, exact=FLAGS.exact,
+                                   layer=FLAGS.layer)
     except (sound_datasets.SoundDatasetError, AudioFileError, ModelDirError, probe.ProbeError) as e:
         _fail(str(e))
     print(f"wrote {os.path.join(output_dir, probe.PROBE_JSON)} and {os.path.join(output_dir, probe.CONFUSION_PNG)}")

@@ -5,6 +5,8 @@ L3-Net (ICCV 2017, sec. 4.2) takes the audio tower's last conv block *before* it
 values, i.e. over 8 x 8 cells. The pooled grid follows the model (l3net.serving.pooled.pool_grid:
 ceil(F'/8) x ceil(T'/8) cells, with at least min(4, F'//4) frequency rows, OpenL3's four bands: 4 x 3
 at paper size with every front end, mel128's [16, 24] too; 1 x 3 for the 32-mel CPU demo's [4, 24]).
+An earlier map of the tower can be pooled by the same rule instead (`layer`, `l3net_probe --layer`:
+layer-wise probes, e.g. 'audio_conv3_2' [64, 49, 256] -> 8 x 7 x 256 = 14,336-d at paper size).
 
 A clip is cut into windows of the model's input length every `hop` samples, only windows that fit
 in the clip (`l3net.serving.windows`, layout "inside"; a clip shorter than a window gives one
@@ -47,17 +49,18 @@ INSIDE = "inside"
 ClipFeatures = Callable[[Iterable[np.ndarray], int], Iterator[np.ndarray]]
 
 
-def pooled_feature_fn(model) -> Tuple[Callable, int, Tuple[int, int]]:
+def pooled_feature_fn(model, layer: Optional[str] = None) -> Tuple[Callable, int, Tuple[int, int]]:
     """(fn, feature_dim, grid): fn maps waveforms float32 [B, N] -> float32 [B, rows * cols * C].
 
     `model` is an AVC model or its audio tower; the map is its last audio conv block's activation
-    before pooling, max-pooled over the `pool_grid` cells and flattened row-major (row, col, C).
+    before pooling (or the map `layer`, one of l3net.models.audio_map_layers), max-pooled over the
+    `pool_grid` cells and flattened row-major (row, col, C).
     """
     import tensorflow as tf
 
     from l3net.models import audio_conv_feature_model
 
-    conv = audio_conv_feature_model(model)
+    conv = audio_conv_feature_model(model, layer)
     _, height, width, channels = conv.output.shape
     rows, cols = pool_grid(height, width, audio=True)
     row_edges, col_edges = cell_edges(height, rows), cell_edges(width, cols)
@@ -137,24 +140,31 @@ def _shared_clip_features(model, cfg, window: int, hop: int, exact_fn: Callable)
     return run
 
 
-def window_features(model, cfg, window: int, hop: int, exact: bool = True
+def window_features(model, cfg, window: int, hop: int, exact: bool = True, layer: Optional[str] = None
                     ) -> Tuple[ClipFeatures, int, Tuple[int, int]]:
-    """(clip_features, feature_dim, grid) for `extract_features`: shared maps unless `exact` or hop >= window."""
-    fn, dim, grid = pooled_feature_fn(model)
-    if shared_plan.shares_work(hop, window, exact):
+    """(clip_features, feature_dim, grid) for `extract_features`: shared maps unless `exact` or hop >= window.
+
+    `layer`: an earlier map than the last conv block's (None: that block); always computed per
+    window (the shared path computes the last block's map only).
+    """
+    fn, dim, grid = pooled_feature_fn(model, layer)
+    if layer is None and shared_plan.shares_work(hop, window, exact):
         return _shared_clip_features(model, cfg, window, hop, fn), dim, grid
     return _exact_clip_features(fn, window, hop), dim, grid
 
 
 def cache_key(model_identity: Dict[str, object], paths: Sequence[str], *, sample_rate: int, window: int,
-              hop: int, exact: bool = True) -> str:
-    """sha256 of what the features depend on: model identity, files (path, size, mtime), windowing."""
+              hop: int, exact: bool = True, layer: Optional[str] = None) -> str:
+    """sha256 of what the features depend on: model identity, files (path, size, mtime), windowing, and
+    the layer when it is not the last conv block (None keeps the keys of caches written before `layer`)."""
     files = []
     for path in paths:
         stat = os.stat(path)
         files.append([os.path.abspath(path), stat.st_size, stat.st_mtime_ns])
     payload = {"version": FEATURE_VERSION, "model": model_identity, "files": files,
                "sample_rate": sample_rate, "window": window, "hop": hop, "exact": exact}
+    if layer is not None:
+        payload["layer"] = layer
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 

@@ -6,6 +6,7 @@ Public API:
   localizer(model, cfg)                    AVOL-Net per-cell heat-map model for frames of any size
   get_towers(model), embedding_models(model) nested sub-models sharing the AVC model's weights
   audio_conv_feature_model(m), vision_conv_feature_model(m)   last conv block before pooling
+  audio_map_layers(m)                      the audio tower's feature maps (audio_conv_feature_model's layer=)
   AudioFrontend                            waveform -> [B, bins, frames, 1] log spectrogram
   (framing rules: l3net.models.frontend_geometry.frontend_geometry; that submodule's name is
   taken by the module itself, so the function is imported from it directly)
@@ -22,7 +23,8 @@ from typing import Any
 _EXPORTS = {
     "count_flops": "architecture_counts", "count_params": "architecture_counts",
     "LOG_EPS": "audio_frontend", "AudioFrontend": "audio_frontend",
-    "audio_conv_feature_model": "avc_models", "build_avenet": "avc_models", "build_l3net": "avc_models",
+    "audio_conv_feature_model": "avc_models", "audio_map_layers": "avc_models", "build_avenet": "avc_models",
+    "build_l3net": "avc_models",
     "build_model": "avc_models", "embedding_models": "avc_models", "get_towers": "avc_models",
     "build_sequence_l3net": "avc_models", "vision_conv_feature_model": "avc_models",
     "build_avolnet": "avolnet", "grid_size": "avolnet", "localizer": "avolnet",

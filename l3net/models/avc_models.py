@@ -18,7 +18,7 @@ the last layer keeping the fc's name (`_dense_relu`).
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import keras
 
@@ -148,11 +148,12 @@ def embedding_models(model: keras.Model) -> Tuple[keras.Model, keras.Model]:
             keras.Model(audio, model.get_layer("audio_embedding").output, name="audio_embedding_model"))
 
 
+def _tower(model_or_tower: keras.Model, tower_name: str) -> keras.Model:
+    return model_or_tower if model_or_tower.name == tower_name else model_or_tower.get_layer(tower_name)
+
+
 def _conv_feature_model(model_or_tower: keras.Model, tower_name: str, prefix: str) -> keras.Model:
-    if model_or_tower.name == tower_name:
-        tower = model_or_tower
-    else:
-        tower = model_or_tower.get_layer(tower_name)
+    tower = _tower(model_or_tower, tower_name)
     pattern = re.compile(rf"^{prefix}_conv(\d+)_2$")
     blocks = [int(m.group(1)) for m in (pattern.match(layer.name) for layer in tower.layers) if m]
     if not blocks:
@@ -161,13 +162,29 @@ def _conv_feature_model(model_or_tower: keras.Model, tower_name: str, prefix: st
     return keras.Model(tower.inputs, last.output, name=f"{prefix}_conv_features")
 
 
-def audio_conv_feature_model(model_or_tower: keras.Model) -> keras.Model:
+def audio_conv_feature_model(model_or_tower: keras.Model, layer: Optional[str] = None) -> keras.Model:
     """waveform [B, N] -> last audio conv block's activation before pooling, [B, F', T', C].
 
     Paper config: 'audio_conv4_2', [B, 32, 24, 512] (the ESC-50 probe max-pools it to 4x3x512).
-    Accepts an AVC model or its 'audio_tower'; shares weights with it.
+    Accepts an AVC model or its 'audio_tower'; shares weights with it. `layer` (one of
+    `audio_map_layers`) takes an earlier map instead, e.g. 'audio_conv3_2' [B, 64, 49, 256] at paper
+    size: which layer transfers best differs by model and task (layer-wise probes).
     """
-    return _conv_feature_model(model_or_tower, AUDIO_TOWER, "audio")
+    if layer is None:
+        return _conv_feature_model(model_or_tower, AUDIO_TOWER, "audio")
+    tower = _tower(model_or_tower, AUDIO_TOWER)
+    names = audio_map_layers(tower)
+    if layer not in names:
+        raise ValueError(f"layer {layer!r}: the audio tower's feature maps are {', '.join(names)}")
+    return keras.Model(tower.inputs, tower.get_layer(layer).output, name=f"{layer}_features")
+
+
+def audio_map_layers(model_or_tower: keras.Model) -> List[str]:
+    """Names of the audio tower's feature maps [B, F', T', C], input to output: the conv layers'
+    activations ('audio_conv<block>_<k>') and the pooled maps between blocks ('audio_pool<block>')."""
+    tower = _tower(model_or_tower, AUDIO_TOWER)
+    pattern = re.compile(r"^audio_(conv\d+_\d+|pool\d+)$")
+    return [layer.name for layer in tower.layers if pattern.match(layer.name) and len(layer.output.shape) == 4]
 
 
 def vision_conv_feature_model(model_or_tower: keras.Model) -> keras.Model:
