@@ -13,7 +13,9 @@ Neither overrides a value the environment already has.
     half the speed. `bench/train_step.py --sizes demo --steps 60`, 2026-12-07, AMD EPYC without
     AVX-512, runs alternating: 0.552 / 0.471 s per step with 0, 0.228 / 0.305 s with 1 (with
     --xla on: 0.349 vs 0.297). At paper size the same day, batch 16: 27.3 s per step with 0,
-    31.5 s with 1 (a CPU is not where paper-size training runs; GPU kernels are unaffected).
+    31.5 s with 1 (a CPU is not where paper-size training runs; GPU kernels are unaffected; later
+    that day 19.7-20.1 s with 0 vs 22.3 s with 1, so to train a paper-size network on such a CPU
+    run `TF_ENABLE_ONEDNN_OPTS=0 l3net_train ...`: a value already set is kept).
     Only training asks for it: the shared-window embedding of a paper-size network (long,
     differently shaped convolutions) ran for more than 10 minutes under oneDNN where Eigen
     takes 4.4 s (`bench/embed.py --compare --seconds 20`), so the embedding and probe tools
