@@ -10,8 +10,9 @@ Classifiers (fixed seeds):
   linear_svm     one-vs-rest linear SVM, squared hinge, C = 1: the paper's choice, scikit-learn's
                  LinearSVC problem. Solved exactly by `linear_svm.OneVsRestLinearSVM` (finite Newton
                  on the windows' Gram matrix) where it suits the shape (`linear_svm.suits`: at most
-                 3 x (D + 1) and 20,000 training windows, e.g. the paper's 6,144-d features of a few
-                 thousand windows: seconds where liblinear takes minutes), else by LinearSVC as
+                 20,000 training windows, and either at most 3 x (D + 1) of them or D >= 512, e.g.
+                 the paper's 6,144-d features, or 768-d ones, of a few thousand windows: seconds
+                 where liblinear takes minutes), else by LinearSVC as
                  `liblinear_svm`. Both reach the same minimiser (same predictions, tested);
   liblinear_svm  the same problem through scikit-learn's LinearSVC (liblinear): the reference.
                  liblinear's primal (trust-region Newton) solver when there are at least as many

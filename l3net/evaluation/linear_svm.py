@@ -23,8 +23,8 @@ A). The step towards it is the exact minimum of the piecewise-quadratic objectiv
 (breakpoints sorted, no matrix product). When a step leaves A unchanged, the minimiser is reached
 exactly, which happens after a finite number of steps (12-35 on the sets measured). The systems
 are only as large as the margin sets, which for near-separable high-dimensional features are a
-fraction of the windows; where the windows outnumber the dimensions several times, or K would
-not fit in memory, the probe keeps LinearSVC (`suits`).
+fraction of the windows; where narrow features (under WIDE_DIM) are outnumbered several times by
+the windows, or K would not fit in memory, the probe keeps LinearSVC (`suits`).
 
 At zero weights every window is inside every class's margin, so the first step of all classes
 shares one factorisation.
@@ -38,14 +38,20 @@ import numpy as np
 import scipy.linalg
 
 MAX_WINDOWS = 20000  # K [n, n] float64: 3.2 GB at this size
-MAX_WINDOWS_PER_DIM = 3  # beyond (the demo's 192-d probes): LinearSVC with parallel folds was faster
+MAX_WINDOWS_PER_DIM = 3  # beyond, and below WIDE_DIM: LinearSVC with parallel folds is as fast or faster
+# From this width up the exact solver is used whatever the windows per dimension (up to MAX_WINDOWS):
+# liblinear's time explodes between 384-d and 768-d features. 5-fold probes of the real-audio set
+# (3,456 training windows per fold, 12 classes; 2026-12-07, AMD EPYC 2 cores; `bench/probe_folds.py
+# --solvers` on the probe's cached features): 192-d LinearSVC 8.9 s vs exact 27.0 s; 384-d 19.3-21.7 s
+# vs 20.1-22.4 s; 768-d 343-539 s (in l3net_probe) vs 27.3-29.9 s; the same fold accuracies throughout.
+WIDE_DIM = 512
 SUBSET_MIN_WINDOWS = 2000  # larger sets start from the solution on a subset (`_solve`)
 SUBSET_STRIDE = 4
 
 
 def suits(num_windows: int, dim: int) -> bool:
     """Whether the probe uses this solver (rather than LinearSVC) for training windows [n, D]."""
-    return num_windows <= MAX_WINDOWS and num_windows <= MAX_WINDOWS_PER_DIM * (dim + 1)
+    return num_windows <= MAX_WINDOWS and (num_windows <= MAX_WINDOWS_PER_DIM * (dim + 1) or dim >= WIDE_DIM)
 
 
 def line_step(slope: float, curvature: float, slack: np.ndarray, rate: np.ndarray, c: float) -> float:
