@@ -74,6 +74,20 @@ def test_configs_expand_in_place_also_inside_flagfiles(tmp_path):
         shipped_configs.expand_configs(["t", "--config=nope"], "t")
 
 
+def test_transfer_config_is_the_demo_recipe_with_a_wider_audio_tower_and_fixed_steps():
+    # README "Features that transfer" describes transfer_cpu as exactly this; a change to one of the
+    # two files alone would make that (and its measured numbers) wrong.
+    def resolved(name):
+        args = shipped_configs.expand_configs(["t", f"--config={name}"], "t")[1:]
+        return dict(a.split("=", 1) for a in args)
+
+    demo, transfer = resolved("demo_cpu"), resolved("transfer_cpu")
+    assert demo.keys() == transfer.keys()
+    changed = {k: (demo[k], transfer[k]) for k in demo if demo[k] != transfer[k]}
+    assert changed == {"--audio_widths": ("8,16,32,64", "16,32,64,128"), "--train_steps": ("100000", "7000"),
+                       "--time_budget_minutes": ("15.5", "0")}
+
+
 def test_setup_ships_configs_and_has_one_version_source():
     with open(os.path.join(ROOT, "setup.py"), encoding="utf-8") as f:
         setup_text = f.read()
