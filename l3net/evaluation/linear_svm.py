@@ -42,7 +42,8 @@ MAX_WINDOWS_PER_DIM = 3  # beyond, and below WIDE_DIM: LinearSVC with parallel f
 # From this width up the exact solver is used whatever the windows per dimension (up to MAX_WINDOWS):
 # liblinear's time explodes between 384-d and 768-d features. 5-fold probes of the real-audio set
 # (3,456 training windows per fold, 12 classes; 2026-12-07, AMD EPYC with AVX-512, 2 cores;
-# `bench/probe_folds.py --solvers` on the probe's cached features): 192-d LinearSVC 8.9 s vs exact
+# `cross_validate` with each solver forced on the probe's cached features, as `bench/probe_folds.py
+# --solvers` does): 192-d LinearSVC 8.9 s vs exact
 # 27.0 s; 384-d 19.3-21.7 s vs 20.1-22.4 s; 768-d 343-539 s (in l3net_probe) vs 27.3-29.9 s; the
 # same fold accuracies throughout.
 WIDE_DIM = 512
