@@ -81,6 +81,28 @@ def run_tool(tool: str, main: Callable[[List[str]], int], docstring: str, flag_m
     def start(argv: List[str]) -> int:
         configure_python_logging(tool, is_verbose())
         warn_if_gpu_missing(tool)
-        return main(argv)
+        try:
+            return main(argv)
+        except BrokenPipeError:
+            stop_on_closed_pipe()
 
     app.run(start, flags_parser=flags_parser(tool, expand_config))
+
+
+# Exit status of a command whose reader went away: what a shell reports for a process killed by SIGPIPE.
+CLOSED_PIPE_STATUS = 128 + 13
+
+
+def stop_on_closed_pipe() -> NoReturn:
+    """Ends the command quietly when its output's reader has closed the pipe (`l3net_eval ... | head`).
+
+    Why: Python turns the closed pipe into a BrokenPipeError (a traceback, for what is no mistake of
+    the user's); Unix tools just stop. stdout is pointed at /dev/null first, so the interpreter's
+    final flush does not raise again. Files a command writes are unaffected (they are renamed into
+    place when complete, or not at all).
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(CLOSED_PIPE_STATUS)

@@ -113,3 +113,19 @@ def test_legacy_envelope_model_flag_is_accepted_with_a_note(tmp_path):
                           f"--data_dir={tmp_path}", f"--model_dir={tmp_path}/m"], capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2 and "contradicts --task=avc" in bad.stderr
+
+
+def test_a_closed_output_pipe_ends_a_command_quietly(tmp_path):
+    # `l3net_eval avc ... | head -1` used to end in a BrokenPipeError traceback.
+    script = tmp_path / "tool.py"
+    script.write_text("import sys\nfrom l3net.command_line import run_tool\n"
+                      "def main(argv):\n    for i in range(200000):\n        print(f'line {i}')\n    return 0\n"
+                      "sys.argv = ['tool_x']\nrun_tool('tool_x', main, 'doc', [])\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"line 0\n"
+    proc.stdout.close()   # the reader goes away, as `head -1` does
+    stderr = proc.stderr.read().decode()
+    from l3net.command_line import CLOSED_PIPE_STATUS
+
+    assert proc.wait(timeout=60) == CLOSED_PIPE_STATUS == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
