@@ -30,8 +30,7 @@ def miss_rates(clutter: float, resize_short_side: int, image_size: int, videos: 
     from data_tools.synthetic.scenes import plan_scene
 
     aspect = WIDTH / HEIGHT
-    resized_w = resize_short_side * aspect
-    crop_w, crop_h = aspect * image_size / resized_w, image_size / resize_short_side
+    crop = image_size / resize_short_side  # the square crop's side in frame heights (height is the short side)
     rng = np.random.default_rng(seed)
     missed = wrong = total = 0
     for index in range(videos):
@@ -41,11 +40,11 @@ def miss_rates(clutter: float, resize_short_side: int, image_size: int, videos: 
         for _ in range(times):
             t = np.array([rng.uniform(0.0, scene.num_frames / scene.fps)])
             u = np.array([0.5, 0.5]) if centre else rng.uniform(size=2)
-            x0, y0 = u[0] * (aspect - crop_w), u[1] * (1.0 - crop_h)
+            x0, y0 = u[0] * (aspect - crop), u[1] * (1.0 - crop)
 
             def inside(obj) -> bool:
                 pose = obj.motion.pose(t)
-                return x0 <= pose.cx[0] <= x0 + crop_w and y0 <= pose.cy[0] <= y0 + crop_h
+                return x0 <= pose.cx[0] <= x0 + crop and y0 <= pose.cy[0] <= y0 + crop
 
             total += 1
             if not any(inside(o) for o in sounding):
