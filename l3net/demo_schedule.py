@@ -24,7 +24,9 @@ AFTER_TRAINING_SECONDS: Dict[str, float] = {
     "evaluate": 20.0,     # l3net_eval avc on the held-out videos (B 17 s, D 15 s)
     "probe": 60.0,        # synthetic ESC-50 layout + trained and random-init probes (B 65 s, D 55 s)
     "retrieval": 15.0,    # l3net_retrieval (B 14 s, D 13 s)
-    "real_audio": 70.0,   # rendering the recordings + two probes (B 69 s, D 57 s)
+    # rendering the recordings + two probes: 240 clips took B 69 s, D 57 s; 480 clips since 2026-12-07
+    # (31 s -> 49 s on the faster machine kind, x1.6: ~110 s on the slower one, estimated)
+    "real_audio": 120.0,
 }
 # l3net_train's start-up and wrap-up outside its own budget (TensorFlow import, model build, the
 # first traced step, the last checkpoint): B 15 s (945-s stage, 930-s budget), D 12.5 s.
