@@ -25,8 +25,8 @@ AFTER_TRAINING_SECONDS: Dict[str, float] = {
     "probe": 60.0,        # synthetic ESC-50 layout + trained and random-init probes (B 65 s, D 55 s)
     "retrieval": 15.0,    # l3net_retrieval (B 14 s, D 13 s)
     # rendering the recordings + two probes: 240 clips took B 69 s, D 57 s; 480 clips since 2026-12-07
-    # (31 s -> 55 s on the faster machine kind, run F -> run G: ~120 s on the slower one, estimated)
-    "real_audio": 120.0,
+    # (31 s -> 55 s on the faster machine kind, run F -> run G: x1.8, ~125 s on the slower one, estimated)
+    "real_audio": 130.0,
 }
 # l3net_train's start-up and wrap-up outside its own budget (TensorFlow import, model build, the
 # first traced step, the last checkpoint): B 15 s (945-s stage, 930-s budget), D 12.5 s.
