@@ -63,7 +63,7 @@ flags.DEFINE_boolean("real_audio", True, "Probe trained vs random init on real i
                      "(needs fluidsynth, fluid-soundfont-gm, espeak-ng: `make real-audio-deps`; skipped without).")
 # The real-audio set at its full default size (`l3net_data real_audio`: 40 per class, 480 clips).
 # Why not half of it, as before: with 16 training clips per class and fold the probe read trained
-# towers 5-6 points lower than on 480 clips and random-init ones 0-2 lower (README, run F), so
+# towers 5-6 points lower than on 480 clips and random-init ones within 2 (README, run F), so
 # the demo's transfer figure disagreed with every other real-audio number in the README.
 REAL_AUDIO_CLIPS_PER_CLASS = 40
 
