@@ -22,6 +22,12 @@ configs/demo_cpu.flags.
   .venv/bin/python bench/train_step.py                          # paper and demo, XLA off (the trainer's default)
   .venv/bin/python bench/train_step.py --steps 2 --sizes demo   # smoke run, a few seconds
   .venv/bin/python bench/train_step.py --xla both --model avenet
+  .venv/bin/python bench/train_step.py --sizes demo --steps 60 --batch_norm both --mixed_precision both
+
+--batch_norm keras builds the towers with Keras' own BatchNormalization instead of l3net's
+fused-kernel subclass (`l3net/models/batch_norm.py`), to measure what the fused kernel saves;
+--mixed_precision on times the step under `--mixed_precision` (bfloat16 compute, float32
+variables), which is faster only on CPUs with bfloat16 instructions (`lscpu`: avx512_bf16, amx).
 
 Defaults take a few minutes on 2 CPU cores (the paper size runs at under 1 example/s there).
 """
@@ -29,12 +35,13 @@ Defaults take a few minutes on 2 CPU cores (the paper size runs at under 1 examp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import statistics
 import sys
 import time
-from typing import Dict, List, NamedTuple, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Tuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -48,6 +55,7 @@ import tensorflow as tf  # noqa: E402
 
 from l3net.data.config import DataConfig  # noqa: E402
 from l3net.models import ModelConfig, count_flops, count_params  # noqa: E402
+from l3net.shipped_configs import expand_configs  # noqa: E402
 from l3net.tasks.avc import AvcTask  # noqa: E402
 from l3net.train.distribution import make_strategy  # noqa: E402
 from l3net.train.train_config import TrainConfig  # noqa: E402
@@ -72,6 +80,11 @@ def _parse(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--model", default="l3net", choices=("l3net", "avenet"))
     p.add_argument("--xla", default="off", choices=("off", "on", "both"),
                    help="the trainer's --jit_compile (off by default, as in every configs/ flagfile)")
+    p.add_argument("--batch_norm", default="fused", choices=("fused", "keras", "both"),
+                   help="the towers' batch norm: l3net's fused-kernel layer (what l3net_train builds) or Keras' own")
+    p.add_argument("--mixed_precision", default="flagfile", choices=("flagfile", "off", "on", "both"),
+                   help="the trainer's --mixed_precision (bfloat16 compute); flagfile: the demo size as "
+                        "--demo_flags sets it, the paper size off")
     p.add_argument("--paper_batch", type=int, default=16, help="global batch at paper size (the paper: 16 per GPU)")
     p.add_argument("--demo_flags", default=DEMO_FLAGS, help="flagfile giving the demo network and batch size")
     p.add_argument("--matmul_size", type=int, default=2048)
@@ -89,14 +102,13 @@ def _parse(argv: List[str]) -> argparse.Namespace:
 
 
 def read_flagfile(path: str) -> Dict[str, str]:
-    """`--name=value` lines of an absl flagfile (comments and blank lines skipped) as {name: value}."""
+    """The `--name=value` flags an absl flagfile gives l3net_train as {name: value}, following the
+    flagfiles and `--config=`s it includes as l3net_train does (the last value wins)."""
     values = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("--") and "=" in line:
-                name, value = line[2:].split("=", 1)
-                values[name] = value
+    for arg in expand_configs(["bench", f"--flagfile={path}"], "bench/train_step.py")[1:]:
+        if arg.startswith("--") and "=" in arg:
+            name, value = arg[2:].split("=", 1)
+            values[name] = value
     return values
 
 
@@ -142,6 +154,23 @@ def synthetic_batches(cfg: ModelConfig, batch: int) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensors((features, labels)).repeat()
 
 
+@contextlib.contextmanager
+def model_variant(batch_norm: str, mixed_precision: bool) -> Iterator[None]:
+    """Builds inside it use `batch_norm` ('fused' | 'keras') after each conv, and bfloat16 compute if asked."""
+    import l3net.models.towers as towers
+    import l3net.models.vgg as vgg
+
+    saved = vgg.FusedBatchNormalization, towers.FusedBatchNormalization
+    if batch_norm == "keras":
+        vgg.FusedBatchNormalization = towers.FusedBatchNormalization = keras.layers.BatchNormalization
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
+    try:
+        yield
+    finally:
+        vgg.FusedBatchNormalization, towers.FusedBatchNormalization = saved
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
 def time_train_step(cfg: ModelConfig, batch: int, steps: int, jit: bool) -> StepTiming:
     """Builds the model, optimizer and step as `l3net_train` does and times `steps` steps after a first one.
 
@@ -176,12 +205,16 @@ def time_train_step(cfg: ModelConfig, batch: int, steps: int, jit: bool) -> Step
     return StepTiming(first, [one_step() for _ in range(steps)])
 
 
-def _size(name: str, args: argparse.Namespace) -> Tuple[ModelConfig, int, int]:
-    """(network, global batch, timed steps) of size `name`."""
+def _size(name: str, args: argparse.Namespace) -> Tuple[ModelConfig, int, int, Tuple[bool, ...]]:
+    """(network, global batch, timed steps, mixed-precision settings to time) of size `name`."""
+    both = {"both": (False, True), "off": (False,), "on": (True,)}
     if name == "paper":
-        return ModelConfig(model=args.model).validate(), args.paper_batch, args.steps or 3
+        mixed = both.get(args.mixed_precision, (False,))
+        return ModelConfig(model=args.model).validate(), args.paper_batch, args.steps or 3, mixed
     flags = read_flagfile(args.demo_flags)
-    return model_config_from_flags(flags, args.model), int(flags.get("batch_size", 32)), args.steps or 10
+    mixed = both.get(args.mixed_precision, (flags.get("mixed_precision", "false").lower() in ("true", "1"),))
+    return (model_config_from_flags(flags, args.model), int(flags.get("batch_size", 32)), args.steps or 10,
+            mixed)
 
 
 def main(argv: List[str]) -> int:
@@ -192,32 +225,38 @@ def main(argv: List[str]) -> int:
         print(f"bench/train_step.py: {e}", file=sys.stderr)
         return 2
     jits = {"both": (False, True), "off": (False,), "on": (True,)}[args.xla]
+    batch_norms = ("fused", "keras") if args.batch_norm == "both" else (args.batch_norm,)
 
     peak_before = matmul_gflops(args.matmul_size)
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs visible, "
           f"TF_ENABLE_ONEDNN_OPTS={os.environ['TF_ENABLE_ONEDNN_OPTS']}; "
           f"matmul {args.matmul_size}^2 float32: {peak_before:.1f} GFLOP/s", flush=True)
     results = []
-    for name, cfg, batch, steps in runs:
+    for name, cfg, batch, steps, mixed_precisions in runs:
         flops = count_flops(cfg)
         print(f"[{name}] {cfg.model} image {cfg.image_size} widths {list(cfg.vision_widths)} audio "
               f"{cfg.frontend}@{cfg.sample_rate} Hz widths {list(cfg.audio_widths)}: "
               f"{count_params(cfg)['total']:,} params, {flops['total'] / 1e9:.3f} GFLOP forward/example "
               f"(vision {flops['vision_tower'] / 1e9:.3f}, audio {flops['audio_tower'] / 1e9:.3f})", flush=True)
         for jit in jits:
-            timing = time_train_step(cfg, batch, steps, jit)
-            results.append((name, jit, batch, flops["total"], timing))
-            print(f"  xla={'on ' if jit else 'off'} batch {batch} x {steps} steps: "
-                  f"{statistics.mean(timing.step_s):.3f} s/step (fastest {min(timing.step_s):.3f}; "
-                  f"first {timing.first_s:.1f} s)", flush=True)
+            for batch_norm in batch_norms:
+                for mixed in mixed_precisions:
+                    with model_variant(batch_norm, mixed):
+                        timing = time_train_step(cfg, batch, steps, jit)
+                    variant = f"xla={'on ' if jit else 'off'} bn={batch_norm:5s} bf16={'on ' if mixed else 'off'}"
+                    results.append((name, variant, batch, flops["total"], timing))
+                    print(f"  {variant} batch {batch} x {steps} steps: "
+                          f"{statistics.mean(timing.step_s):.3f} s/step (fastest {min(timing.step_s):.3f}; "
+                          f"first {timing.first_s:.1f} s)", flush=True)
     peak_after = matmul_gflops(args.matmul_size)
     peak = max(peak_before, peak_after)
     print(f"matmul {args.matmul_size}^2 float32 after: {peak_after:.1f} GFLOP/s; peak used: {peak:.1f} GFLOP/s")
-    print("size   xla  batch  s/step  examples/s  GFLOP/s  of peak  (fastest step: GFLOP/s, of peak)")
-    for name, jit, batch, forward, timing in results:
+    print("size   variant                      batch  s/step  examples/s  GFLOP/s  of peak  "
+          "(fastest step: GFLOP/s, of peak)")
+    for name, variant, batch, forward, timing in results:
         per_step = TRAIN_FLOPS_PER_FORWARD * forward * batch / 1e9
         mean_s, fast_s = statistics.mean(timing.step_s), min(timing.step_s)
-        print(f"{name:6s} {'on ' if jit else 'off'} {batch:6d} {mean_s:7.3f} {batch / mean_s:11.2f} "
+        print(f"{name:6s} {variant} {batch:6d} {mean_s:7.3f} {batch / mean_s:11.2f} "
               f"{per_step / mean_s:8.1f} {per_step / mean_s / peak:8.1%}  "
               f"({per_step / fast_s:.1f}, {per_step / fast_s / peak:.1%})")
     return 0

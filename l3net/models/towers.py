@@ -17,6 +17,7 @@ from __future__ import annotations
 import keras
 
 from l3net.models.audio_frontend import AudioFrontend
+from l3net.models.batch_norm import FusedBatchNormalization
 from l3net.models.config import ModelConfig
 from l3net.models.vgg import vgg_trunk
 
@@ -45,6 +46,6 @@ def build_audio_tower(cfg: ModelConfig) -> keras.Model:
     """
     audio = keras.Input(shape=(cfg.num_audio_samples,), name="audio")
     x = AudioFrontend(cfg.frontend, cfg.sample_rate, cfg.num_audio_samples, name="audio_frontend")(audio)
-    x = keras.layers.BatchNormalization(momentum=cfg.batchnorm_momentum, name="audio_input_bn")(x)
+    x = FusedBatchNormalization(momentum=cfg.batchnorm_momentum, name="audio_input_bn")(x)
     features = vgg_trunk(x, cfg.audio_widths, "audio", cfg.batchnorm_momentum)
     return keras.Model(audio, features, name=AUDIO_TOWER)

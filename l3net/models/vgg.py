@@ -1,7 +1,8 @@
 """The one VGG block builder shared by the vision and the audio tower (L3-Net, Fig. 2).
 
 Block k of a tower named `prefix`:
-  {prefix}_conv{k}_1 / {prefix}_conv{k}_2: conv 3x3 'same' (no bias: BN follows) -> BN -> ReLU;
+  {prefix}_conv{k}_1 / {prefix}_conv{k}_2: conv 3x3 'same' (no bias: BN follows) -> BN -> ReLU
+      (BN = Keras' batch norm with TensorFlow's fused kernel in training: batch_norm.py);
       the layer named exactly '{prefix}_conv{k}_j' is the ReLU, i.e. the block's activation
       (the conv and BN layers are '{prefix}_conv{k}_j_conv' and '{prefix}_conv{k}_j_bn').
   {prefix}_pool{k}: 2x2 max-pool, stride 2, no padding (odd sizes round down: 257 -> 128),
@@ -13,6 +14,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+
+from l3net.models.batch_norm import FusedBatchNormalization
 
 CONV_KERNEL = 3
 POOL_SIZE = 2
@@ -33,7 +36,7 @@ def vgg_block(x: keras.KerasTensor, width: int, prefix: str, block: int,
         name = conv_layer_name(prefix, block, conv)
         x = keras.layers.Conv2D(width, CONV_KERNEL, padding="same", use_bias=False,
                                 kernel_initializer="he_normal", name=f"{name}_conv")(x)
-        x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
+        x = FusedBatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
         x = keras.layers.ReLU(name=name)(x)
     if global_pool:
         return keras.layers.GlobalMaxPooling2D(name=f"{prefix}_pool{block}")(x)
