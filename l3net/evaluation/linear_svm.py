@@ -40,13 +40,14 @@ import scipy.linalg
 MAX_WINDOWS = 20000  # K [n, n] float64: 3.2 GB at this size
 MAX_WINDOWS_PER_DIM = 3  # beyond, and below WIDE_DIM: LinearSVC with parallel folds is as fast or faster
 # From this width up the exact solver is used whatever the windows per dimension (up to MAX_WINDOWS):
-# liblinear's time explodes between 384-d and 768-d features. 5-fold probes of the real-audio set
+# liblinear's time explodes from 384-d features on. 5-fold probes of the real-audio set
 # (3,456 training windows per fold, 12 classes; 2026-12-07, AMD EPYC with AVX-512, 2 cores;
 # `cross_validate` with each solver forced on the probe's cached features, as `bench/probe_folds.py
 # --solvers` does): 192-d LinearSVC 8.9 s vs exact
-# 27.0 s; 384-d 19.3-21.7 s vs 20.1-22.4 s; 768-d 343-539 s (in l3net_probe) vs 27.3-29.9 s; the
-# same fold accuracies throughout.
-WIDE_DIM = 512
+# 27.0 s; 384-d 19.3-23.2 s vs 16.0-22.6 s; 768-d 343-539 s (in l3net_probe) vs 27.3-29.9 s; and on
+# the rich world's ESC-50 layout (1,210 training windows per fold, 16 classes), 384-d random-init
+# features: LinearSVC 69.4 s vs exact 5.1 s. The same fold accuracies throughout.
+WIDE_DIM = 384
 SUBSET_MIN_WINDOWS = 2000  # larger sets start from the solution on a subset (`_solve`)
 SUBSET_STRIDE = 4
 
