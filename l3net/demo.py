@@ -5,7 +5,10 @@ Runs exactly the commands a user would run on real data, each as its own process
   2. l3net_data convert     videos -> sharded TFRecords
   3. l3net_train            --flagfile=<the shipped configs/demo_cpu.flags> (time- and step-bounded;
                             the time budget shrinks if the demo would otherwise miss its deadline,
-                            `--deadline_minutes`, l3net/demo_schedule.py)
+                            `--deadline_minutes`, l3net/demo_schedule.py); on CPUs with bfloat16
+                            instructions configs/demo_cpu_bf16.flags on 960 rich-world videos
+                            instead (twice the audio channels, trained in bfloat16: the recipe
+                            whose audio tower transfers to real sound; `RECIPE_BF16`)
   4. l3net_eval avc         held-out (test split) AVC accuracy
   5. l3net_data synthetic_esc50, then l3net_probe esc50 twice: the trained audio tower and the
      same architecture at random init (the L3 paper's Table 2 comparison)
@@ -27,7 +30,7 @@ import shlex
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, NamedTuple
 
 from l3net.tensorflow_output import quiet_tensorflow
 
@@ -37,22 +40,27 @@ from absl import flags  # noqa: E402
 
 from l3net import cli_flags  # noqa: E402
 from l3net.command_line import run_tool  # noqa: E402
+from l3net.cpu_features import bfloat16_instructions  # noqa: E402
 from l3net.demo_schedule import flagfile_time_budget, training_minutes  # noqa: E402
 from l3net.shipped_configs import ConfigError, config_path, resolve_flagfile  # noqa: E402
 
 FLAGS = flags.FLAGS
 SHARED = cli_flags.uses(
-    num_videos=(480, "Synthetic videos to generate."),
+    num_videos=(480, "Synthetic videos to generate (960 on CPUs with bfloat16 instructions unless given: "
+                     "the bfloat16 recipe, see --train_flagfile)."),
     seed=(0, "Seed of the synthetic dataset."),
     workers=(2, "Processes for generation and conversion."),
     clutter=(0.0, "Synthetic clutter (0 = one sounding object per video, 1 = distractors, off-screen sounds and "
                   "two-object videos): minutes of CPU training get past 0's plateau."),
     world=("basic", "Sound world of the synthetic videos and the ESC-50-layout set: basic (10 classes) or rich "
-                    "(+ instruments and a voice; README 'A richer sound world')."),
+                    "(+ instruments and a voice; README 'A richer sound world'); rich on CPUs with bfloat16 "
+                    "instructions unless given (the bfloat16 recipe, see --train_flagfile)."),
 )
 flags.DEFINE_string("workdir", "runs/demo", "Where videos, TFRecords, models and reports go.")
-flags.DEFINE_string("train_flagfile", None, "Training flagfile, or a shipped config by name (default demo_cpu: "
-                    "configs/demo_cpu.flags, installed with l3net).")
+flags.DEFINE_string("train_flagfile", None, "Training flagfile, or a shipped config by name (default demo_cpu, "
+                    "configs/demo_cpu.flags, installed with l3net; on CPUs with bfloat16 instructions (avx512_bf16, "
+                    "amx_bf16) the bfloat16 recipe instead: demo_cpu_bf16 on 960 rich-world videos, where --world "
+                    "and --num_videos are not given).")
 flags.DEFINE_float("deadline_minutes", 18.5, "Finish the whole demo within this many minutes (0 = no deadline): "
                    "training gets what is left after the other stages, at most the training flagfile's "
                    "--time_budget_minutes. 18.5 leaves `make demo` (which installs first) 20 min on 2 cores.")
@@ -67,8 +75,25 @@ flags.DEFINE_boolean("real_audio", True, "Probe trained vs random init on real i
 # the demo's transfer figure disagreed with every other real-audio number in the README.
 REAL_AUDIO_CLIPS_PER_CLASS = 40
 
-# The shipped config (package data: l3net/configs/ when installed, configs/ in a checkout).
+# The shipped configs (package data: l3net/configs/ when installed, configs/ in a checkout).
 DEMO_CONFIG = "demo_cpu"
+DEMO_CONFIG_BF16 = "demo_cpu_bf16"
+
+
+class Recipe(NamedTuple):
+    """What the demo trains on, where --train_flagfile, --world and --num_videos do not say."""
+
+    config: str
+    world: str
+    num_videos: int
+
+
+# The demo's recipe, and on CPUs with bfloat16 instructions the one whose audio tower transfers to
+# real recordings: twice the audio channels, trained in bfloat16 (as many steps there as the first
+# makes in float32), on 960 videos of the rich sound world (README Quickstart, "Features that
+# transfer"). Emulated bfloat16 is slower than float32, so other CPUs keep the first.
+RECIPE = Recipe(DEMO_CONFIG, "basic", 480)
+RECIPE_BF16 = Recipe(DEMO_CONFIG_BF16, "rich", 960)
 # `data_tools.synthetic.sound_world.WORLDS` (l3net does not import data_tools), default first.
 SOUND_WORLDS = ("basic", "rich")
 CONVERT_ARGS = ("--fps", "12", "--short_side", "96", "--sample_rate", "16000", "--num_shards", "8")
@@ -77,6 +102,28 @@ CONVERT_ARGS = ("--fps", "12", "--short_side", "96", "--sample_rate", "16000", "
 def _world_suffix() -> str:
     """Folder-name suffix of the sound world: none for the default, so earlier runs are re-used."""
     return "" if FLAGS.world == SOUND_WORLDS[0] else f"_{FLAGS.world}"
+
+
+def default_recipe(bfloat16: List[str]) -> Recipe:
+    """The demo's recipe on a CPU with the `bfloat16` instruction sets listed."""
+    return RECIPE_BF16 if bfloat16 else RECIPE
+
+
+def _apply_recipe() -> str:
+    """Sets --world and --num_videos the user did not give to the recipe of this CPU; returns the
+    training config's path (the given --train_flagfile's, or the recipe's). Raises ConfigError."""
+    if FLAGS.train_flagfile:
+        return resolve_flagfile(FLAGS.train_flagfile, "l3net_demo")
+    bfloat16 = bfloat16_instructions()
+    recipe = default_recipe(bfloat16)
+    for name in ("world", "num_videos"):
+        if not FLAGS[name].present:
+            setattr(FLAGS, name, getattr(recipe, name))
+    why = (f"this CPU has bfloat16 instructions ({', '.join(bfloat16)})" if bfloat16 else
+           "no bfloat16 instructions on this CPU")
+    print(f"=== recipe: {recipe.config} on {FLAGS.num_videos} {FLAGS.world}-world videos ({why}; "
+          "--train_flagfile, --world and --num_videos choose otherwise)", flush=True)
+    return config_path(recipe.config)
 
 
 def _tool(name: str) -> str:
@@ -114,20 +161,19 @@ def main(argv: List[str]) -> int:
     if FLAGS.world not in SOUND_WORLDS:
         print(f"l3net_demo: error: --world={FLAGS.world}: unknown; known: {', '.join(SOUND_WORLDS)}", file=sys.stderr)
         return 2
-    dataset_name = f"n{FLAGS.num_videos}_seed{FLAGS.seed}_clutter{FLAGS.clutter:g}{_world_suffix()}"
-    videos_dir = os.path.join(workdir, f"videos_{dataset_name}")
-    data_dir = os.path.join(workdir, f"tfrecords_{dataset_name}")
     if FLAGS.deadline_minutes < 0:
         print(f"l3net_demo: error: --deadline_minutes={FLAGS.deadline_minutes:g}: must be >= 0 (0 = no deadline)",
               file=sys.stderr)
         return 2
     try:
-        flagfile = os.path.abspath(resolve_flagfile(FLAGS.train_flagfile, "l3net_demo") if FLAGS.train_flagfile
-                                   else config_path(DEMO_CONFIG))
+        flagfile = os.path.abspath(_apply_recipe())
         flagfile_budget = flagfile_time_budget(flagfile)
     except ConfigError as e:
         print(f"l3net_demo: error: --train_flagfile: {e}", file=sys.stderr)
         return 2
+    dataset_name = f"n{FLAGS.num_videos}_seed{FLAGS.seed}_clutter{FLAGS.clutter:g}{_world_suffix()}"
+    videos_dir = os.path.join(workdir, f"videos_{dataset_name}")
+    data_dir = os.path.join(workdir, f"tfrecords_{dataset_name}")
     config_name = os.path.splitext(os.path.basename(flagfile))[0]
     model_dir = os.path.join(workdir, f"model_{config_name}_{dataset_name}")
     report_path = os.path.join(model_dir, "eval_avc_test.json")
@@ -169,6 +215,7 @@ def main(argv: List[str]) -> int:
         print(f"  {stage:<20s} {seconds:7.1f} s")
     deadline = f" (deadline {FLAGS.deadline_minutes:g} min)" if FLAGS.deadline_minutes else ""
     print(f"  {'total':<20s} {total:7.1f} s{deadline}")
+    print(f"  training config: {flagfile}")
     if train_budget is not None:
         print(f"  training time budget: {train_budget}")
     print(f"  held-out AVC accuracy ({report['num_pairs']} test pairs): {accuracy:.4f} "

@@ -98,3 +98,48 @@ def test_demo_refuses_a_flagfile_whose_budget_is_not_a_number(run_cli, tmp_path,
     err = capsys.readouterr().err.strip()
     assert err == f"l3net_demo: error: --train_flagfile: {bad}: --time_budget_minutes=soon: not a number of minutes"
     assert not work.exists()
+
+
+@pytest.mark.parametrize("instructions, recipe", [(["avx512_bf16"], demo.RECIPE_BF16), ([], demo.RECIPE)])
+def test_demo_runs_the_bfloat16_recipe_only_on_cpus_with_bfloat16_instructions(
+        run_cli, tmp_path, monkeypatch, capsys, instructions, recipe):
+    assert demo.RECIPE == ("demo_cpu", "basic", 480) and demo.RECIPE_BF16 == ("demo_cpu_bf16", "rich", 960)
+    fake = _FakeStages({})
+    monkeypatch.setattr(demo, "_run", fake.run)
+    monkeypatch.setattr(demo, "bfloat16_instructions", lambda: instructions)
+    code = run_cli(demo, ["l3net_demo", f"--workdir={tmp_path}", "--noprobe", "--noretrieval", "--noreal_audio"],
+                   "l3net_demo")
+    assert code == 0
+    generate = fake.argv["generate"]
+    assert generate[generate.index("--world") + 1] == recipe.world
+    assert generate[generate.index("--num_videos") + 1] == str(recipe.num_videos)
+    train = dict(a.split("=", 1) for a in fake.argv["train"] if a.startswith("--"))
+    assert os.path.samefile(train["--flagfile"], config_path(recipe.config))
+    suffix = "_rich" if recipe.world == "rich" else ""
+    expected_dir = f"model_{recipe.config}_n{recipe.num_videos}_seed0_clutter0{suffix}"
+    assert os.path.basename(train["--model_dir"]) == expected_dir
+    out = capsys.readouterr().out
+    assert f"=== recipe: {recipe.config} on {recipe.num_videos} {recipe.world}-world videos (" in out
+    assert f"training config: {train['--flagfile']}" in out
+
+
+def _generated_and_trained(fake):
+    """(--world, --num_videos) of the fake generate stage and the training flagfile of the fake train stage."""
+    generate = fake.argv["generate"]
+    train = dict(a.split("=", 1) for a in fake.argv["train"] if a.startswith("--"))
+    return generate[generate.index("--world") + 1], generate[generate.index("--num_videos") + 1], train["--flagfile"]
+
+
+def test_given_flags_win_over_the_cpu_recipe(run_cli, tmp_path, monkeypatch):
+    fake = _FakeStages({})
+    monkeypatch.setattr(demo, "_run", fake.run)
+    monkeypatch.setattr(demo, "bfloat16_instructions", lambda: ["amx_bf16"])
+    stages = ["--noprobe", "--noretrieval", "--noreal_audio"]
+    assert run_cli(demo, ["l3net_demo", f"--workdir={tmp_path / 'a'}", "--world=basic", *stages], "l3net_demo") == 0
+    world, videos, flagfile = _generated_and_trained(fake)
+    assert (world, videos) == ("basic", "960") and os.path.samefile(flagfile, config_path("demo_cpu_bf16"))
+    # An explicit training config is the user's choice: no recipe, the flags' own defaults.
+    assert run_cli(demo, ["l3net_demo", f"--workdir={tmp_path / 'b'}", "--train_flagfile=demo_cpu", *stages],
+                   "l3net_demo") == 0
+    world, videos, flagfile = _generated_and_trained(fake)
+    assert (world, videos) == ("basic", "480") and os.path.samefile(flagfile, config_path("demo_cpu"))

@@ -74,7 +74,7 @@ def test_configs_expand_in_place_also_inside_flagfiles(tmp_path):
         shipped_configs.expand_configs(["t", "--config=nope"], "t")
 
 
-def test_transfer_config_is_the_demo_recipe_with_a_wider_audio_tower_and_fixed_steps():
+def test_transfer_and_bf16_configs_are_the_demo_recipe_with_a_wider_audio_tower():
     # README "Features that transfer" describes transfer_cpu as exactly this; a change to one of the
     # two files alone would make that (and its measured numbers) wrong.
     def resolved(name):
@@ -86,6 +86,10 @@ def test_transfer_config_is_the_demo_recipe_with_a_wider_audio_tower_and_fixed_s
     changed = {k: (demo[k], transfer[k]) for k in demo if demo[k] != transfer[k]}
     assert changed == {"--audio_widths": ("8,16,32,64", "16,32,64,128"), "--train_steps": ("100000", "7000"),
                        "--time_budget_minutes": ("15.5", "0")}
+    # demo_cpu_bf16 (what l3net_demo trains on CPUs with bfloat16 instructions): the wide tower in bfloat16.
+    bf16 = resolved("demo_cpu_bf16")
+    assert set(bf16) - set(demo) == {"--mixed_precision"} and bf16["--mixed_precision"] == "true"
+    assert {k: v for k, v in bf16.items() if k in demo and demo[k] != v} == {"--audio_widths": "16,32,64,128"}
 
 
 def test_setup_ships_configs_and_has_one_version_source():
@@ -215,11 +219,12 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
 
     where = _run([os.path.join(bin_dir, "python"), "-c",
                   "import l3net, l3net.shipped_configs as c, l3net.demo as d; "
-                  "print(l3net.__file__); print(c.config_path('paper_l3')); print(c.config_path(d.DEMO_CONFIG))"],
+                  "print(l3net.__file__); print(c.config_path('paper_l3')); print(c.config_path(d.DEMO_CONFIG)); "
+                  "print(c.config_path(d.DEMO_CONFIG_BF16))"],
                  cwd=str(work))
     assert where.returncode == 0, where.stderr[-3000:]
-    package, paper, demo = where.stdout.split()
-    for path in (package, paper, demo):
+    package, paper, demo, demo_bf16 = where.stdout.split()
+    for path in (package, paper, demo, demo_bf16):
         assert path.startswith(fresh) and os.path.isfile(path), path
 
     helpfull = _run([os.path.join(bin_dir, "l3net_train"), "--helpfull"], cwd=str(work))

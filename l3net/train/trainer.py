@@ -52,6 +52,7 @@ from typing import Dict, List, Optional
 import keras
 import tensorflow as tf
 
+from l3net.cpu_features import BFLOAT16_FLAGS, bfloat16_instructions
 from l3net.data import records
 from l3net.data.schema import DatasetError
 from l3net.model_dir import ModelDir
@@ -263,6 +264,9 @@ def _train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: st
     t_start = time.monotonic()
     if train_cfg.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+        if verbose and not tf.config.list_physical_devices("GPU") and not bfloat16_instructions():
+            print(f"note: --mixed_precision on a CPU without bfloat16 instructions ({', '.join(BFLOAT16_FLAGS)}): "
+                  "bfloat16 is emulated there and slower than float32", file=sys.stderr, flush=True)
     strategy = make_strategy(train_cfg.strategy)
     chief = is_chief(strategy)
     # Every worker restores from the chief's checkpoints (so all start at the same step), but a
