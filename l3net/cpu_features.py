@@ -3,8 +3,9 @@
 bfloat16 compute (`l3net_train --mixed_precision`) runs on native instructions where the CPU has
 them (x86: AVX512_BF16, AMX-BF16) and is emulated, slower than float32, where it does not. On an
 AMD EPYC with AVX512_BF16 (2026-12-07, 2 cores; `bench/train_step.py --sizes demo --batch_norm both
---mixed_precision both`) it made the training step of configs/demo_cpu_bf16.flags' wide audio tower
-1.34x faster (0.179 -> 0.134 s), the narrow demo network's 1.1x; `l3net_demo` picks its recipe by it.
+--mixed_precision both`, quiet machine) it made the training step of configs/demo_cpu_bf16.flags'
+wide audio tower 1.28x faster (0.156 -> 0.122 s), the narrow demo network's 1.16x; `l3net_demo`
+picks its recipe by it.
 """
 
 from __future__ import annotations

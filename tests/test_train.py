@@ -243,3 +243,29 @@ def test_periodic_evaluator_runs_on_the_val_split_during_training(data_dir, tmp_
         with open(os.path.join(path, "periodic_eval", "avc", f"step_{step}", "eval_avc_val.json")) as f:
             report = json.load(f)
         assert (report["split"], report["checkpoint"], report["checkpoint_step"]) == ("val", "latest", step)
+
+
+@pytest.mark.slow
+def test_mixed_precision_training_learns_restores_the_policy_and_notes_emulated_bfloat16(
+        data_dir, tmp_path, monkeypatch, capsys):
+    """--mixed_precision (what configs/demo_cpu_bf16.flags trains with): bfloat16 compute, float32
+    variables that tools load at the default policy; the process-wide policy is put back afterwards;
+    on a CPU without bfloat16 instructions the run says bfloat16 is emulated there."""
+    import keras
+
+    from l3net.train import trainer
+
+    monkeypatch.setattr(trainer, "bfloat16_instructions", lambda: [])
+    path = str(tmp_path)
+    model_dir_lib.ModelDir(path).write_run("avc", MODEL_CFG, "", {})
+    train_cfg = TrainConfig(learning_rate=2e-3, train_steps=100, log_every_steps=50, eval_every_steps=100,
+                            eval_pairs=16, mixed_precision=True)
+    result = train(MODEL_CFG, DATA_CFG, train_cfg, data_dir, path, verbose=True)
+    assert result.final_step == 100
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    assert "note: --mixed_precision on a CPU without bfloat16 instructions" in capsys.readouterr().err
+    before = evaluate_avc(build_model(MODEL_CFG), _fixed_pairs(data_dir, "train"))
+    model, _, _ = model_dir_lib.load_model(path)
+    assert all(w.dtype == "float32" for w in model.weights)
+    after = evaluate_avc(model, _fixed_pairs(data_dir, "train"))
+    assert after.loss < before.loss - 0.05, (before.loss, after.loss)

@@ -3,8 +3,9 @@
 Keras 3's `BatchNormalization` normalises with separate ops (moments, subtract, scale, shift) and
 differentiates each of them; TensorFlow's `FusedBatchNormV3` / `FusedBatchNormGradV3` do the
 same in one pass each way. Every conv of both towers is followed by a batch norm, and at the
-demo's size the fused kernel takes a third off the whole training step (0.158 -> 0.104 s per step
-of configs/demo_cpu.flags; `bench/train_step.py --sizes demo --batch_norm both`, 2026-12-07).
+demo's size the fused kernel takes a quarter off the whole training step (0.132 -> 0.099 s per
+step of configs/demo_cpu.flags; `bench/train_step.py --sizes demo --batch_norm both`, 2026-12-07,
+AMD EPYC, 2 cores, quiet machine).
 
 The layer below is Keras' own with only the training-mode forward pass of 4-D channels-last maps
 replaced: the same variables (gamma, beta, moving_mean, moving_variance), so a checkpoint written

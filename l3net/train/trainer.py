@@ -262,23 +262,26 @@ def _train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: st
                 verbose: bool) -> TrainResult:
     """The run itself; `train_task` sets the process-wide switches around it."""
     t_start = time.monotonic()
+    policy = keras.mixed_precision.dtype_policy()  # process-wide: restored below for in-process callers
     if train_cfg.mixed_precision:
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
         if verbose and not tf.config.list_physical_devices("GPU") and not bfloat16_instructions():
             print(f"note: --mixed_precision on a CPU without bfloat16 instructions ({', '.join(BFLOAT16_FLAGS)}): "
                   "bfloat16 is emulated there and slower than float32", file=sys.stderr, flush=True)
-    strategy = make_strategy(train_cfg.strategy)
-    chief = is_chief(strategy)
     # Every worker restores from the chief's checkpoints (so all start at the same step), but a
     # non-chief worker must still take part in saving (TensorFlow's multi-worker recipe): into a
     # temporary directory of its own, outside the model directory, removed when it stops.
-    scratch = None if chief else tempfile.mkdtemp(prefix=f"l3net_worker{task_id(strategy)}_")
+    scratch = None
     try:
+        strategy = make_strategy(train_cfg.strategy)
+        if not is_chief(strategy):
+            scratch = tempfile.mkdtemp(prefix=f"l3net_worker{task_id(strategy)}_")
         return _train_on(strategy, task, train_cfg, data_dir, model_dir, verbose=verbose, scratch=scratch,
                          t_start=t_start)
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+        keras.mixed_precision.set_dtype_policy(policy)
 
 
 def _train_on(strategy: tf.distribute.Strategy, task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str, *,
