@@ -212,21 +212,25 @@ def test_history_rows_after_the_checkpoint_are_dropped_on_resume(tmp_path):
 
 
 
+def _train_100_steps(cfg: ModelConfig, data_dir: str, path: str, verbose: bool = False, **options):
+    """Trains `cfg` for 100 steps into model dir `path` with TrainConfig `options`; returns the AVC
+    evaluation of the training split at random init and after training, and the trained model."""
+    model_dir_lib.ModelDir(path).write_run("avc", cfg, "", {})
+    train_cfg = TrainConfig(learning_rate=2e-3, train_steps=100, log_every_steps=50, eval_every_steps=100,
+                            eval_pairs=16, **options)
+    assert train(cfg, DATA_CFG, train_cfg, data_dir, path, verbose=verbose).final_step == 100
+    before = evaluate_avc(build_model(cfg), _fixed_pairs(data_dir, "train"))
+    model, _, step = model_dir_lib.load_model(path)
+    assert step == 100
+    return before, evaluate_avc(model, _fixed_pairs(data_dir, "train")), model
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["l3net", "avenet"])
 def test_batch_negatives_training_lowers_the_loss(data_dir, tmp_path, model_name):
     """`--batch_negatives` (all B x B pairs of a batch) trains the same network for the same AVC task."""
     cfg = dataclasses.replace(MODEL_CFG, model=model_name)
-    path = str(tmp_path)
-    model_dir_lib.ModelDir(path).write_run("avc", cfg, "", {})
-    train_cfg = TrainConfig(learning_rate=2e-3, train_steps=100, log_every_steps=10, eval_every_steps=100,
-                            eval_pairs=16, batch_negatives=True)
-    result = train(cfg, DATA_CFG, train_cfg, data_dir, path, verbose=False)
-    assert result.final_step == 100
-    before = evaluate_avc(build_model(cfg), _fixed_pairs(data_dir, "train"))
-    model, _, step = model_dir_lib.load_model(path)
-    after = evaluate_avc(model, _fixed_pairs(data_dir, "train"))
-    assert step == 100
+    before, after, _ = _train_100_steps(cfg, data_dir, str(tmp_path), batch_negatives=True)
     assert after.loss < before.loss - 0.05, (before.loss, after.loss)
     assert after.accuracy > before.accuracy
 
@@ -256,16 +260,8 @@ def test_mixed_precision_training_learns_restores_the_policy_and_notes_emulated_
     from l3net.train import trainer
 
     monkeypatch.setattr(trainer, "bfloat16_instructions", lambda: [])
-    path = str(tmp_path)
-    model_dir_lib.ModelDir(path).write_run("avc", MODEL_CFG, "", {})
-    train_cfg = TrainConfig(learning_rate=2e-3, train_steps=100, log_every_steps=50, eval_every_steps=100,
-                            eval_pairs=16, mixed_precision=True)
-    result = train(MODEL_CFG, DATA_CFG, train_cfg, data_dir, path, verbose=True)
-    assert result.final_step == 100
+    before, after, model = _train_100_steps(MODEL_CFG, data_dir, str(tmp_path), verbose=True, mixed_precision=True)
     assert keras.mixed_precision.dtype_policy().name == "float32"
     assert "note: --mixed_precision on a CPU without bfloat16 instructions" in capsys.readouterr().err
-    before = evaluate_avc(build_model(MODEL_CFG), _fixed_pairs(data_dir, "train"))
-    model, _, _ = model_dir_lib.load_model(path)
     assert all(w.dtype == "float32" for w in model.weights)
-    after = evaluate_avc(model, _fixed_pairs(data_dir, "train"))
     assert after.loss < before.loss - 0.05, (before.loss, after.loss)
