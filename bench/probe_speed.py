@@ -9,6 +9,7 @@ Times the three stages on this machine and prints the estimate for the full benc
      the same shape: 4/5 x 2,000 x windows_per_clip training windows, 50 classes).
 
   .venv/bin/python bench/probe_speed.py                       # paper + demo config
+  .venv/bin/python bench/probe_speed.py --svm_folds 0 --bfloat16   # features only, float32 and bfloat16
   .venv/bin/python bench/probe_speed.py --skip_paper --model_dir runs/demo/model_demo_cpu_n480_seed0_clutter0
 """
 
@@ -99,6 +100,8 @@ def main() -> None:
     parser.add_argument("--hop", type=float, default=0.5)
     parser.add_argument("--svm_folds", type=int, default=1, help="folds actually run (time x 5/folds); 0: skip "
                         "the classifier (minutes for 6144-d features)")
+    parser.add_argument("--bfloat16", action="store_true", help="also time the networks computing in bfloat16 "
+                        "(`l3net_probe --bfloat16`; fast on CPUs with AVX512_BF16 or AMX)")
     parser.add_argument("--classifier", default="linear_svm", help="linear_svm (the probe's) or liblinear_svm "
                         "(LinearSVC, for comparison: > 20 min per fold at paper size)")
     args = parser.parse_args()
@@ -107,6 +110,7 @@ def main() -> None:
 
     from l3net import model_dir as model_dir_lib
     from l3net.models import ModelConfig, build_model
+    from l3net.models.precision import bfloat16_compute
 
     configs = []
     if not args.skip_paper:
@@ -120,18 +124,20 @@ def main() -> None:
     print(f"ESC-50: {ESC50_CLIPS} clips x {ESC50_SECONDS:.0f} s, {per_clip} windows per clip (hop {args.hop} s); "
           "on a busy machine all times are upper bounds", flush=True)
     for name, cfg in configs:
-        keras.utils.set_random_seed(0)
-        model = build_model(cfg)
         decode = time_decode(cfg.sample_rate, 5)
         print(f"{name}: decode {1000 * decode:.1f} ms/clip", flush=True)
         total = {}
-        for exact in (False, True) if not args.skip_exact else (False,):
-            mode = "exact" if exact else "shared"
-            seconds, dim = time_features(model, cfg, args.hop, args.batch_size, args.clips, exact)
-            # Decoding runs in reader threads alongside the network: the slower of the two dominates.
-            total[mode] = max(seconds * ESC50_CLIPS, decode * ESC50_CLIPS / 2)
-            print(f"{name}: {dim}-d features, {mode}: {seconds:.3f} s/clip ({per_clip / seconds:.1f} windows/s); "
-                  f"features of ESC-50 {total[mode] / 60:.1f} min", flush=True)
+        for bfloat16 in (False, True) if args.bfloat16 else (False,):
+            with bfloat16_compute(bfloat16):
+                keras.utils.set_random_seed(0)
+                model = build_model(cfg)
+            for exact in (False, True) if not args.skip_exact else (False,):
+                mode = ("exact" if exact else "shared") + (" bfloat16" if bfloat16 else "")
+                seconds, dim = time_features(model, cfg, args.hop, args.batch_size, args.clips, exact)
+                # Decoding runs in reader threads alongside the network: the slower of the two dominates.
+                total[mode] = max(seconds * ESC50_CLIPS, decode * ESC50_CLIPS / 2)
+                print(f"{name}: {dim}-d features, {mode}: {seconds:.3f} s/clip ({per_clip / seconds:.1f} "
+                      f"windows/s); features of ESC-50 {total[mode] / 60:.1f} min", flush=True)
         if args.svm_folds == 0:
             continue
         svm = time_classifier(dim, per_clip, args.svm_folds, args.classifier)

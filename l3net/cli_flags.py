@@ -41,6 +41,7 @@ _DEFINITIONS = {
     "world": flags.DEFINE_string,
     "checkpoint": flags.DEFINE_string,
     "exact": flags.DEFINE_bool,
+    "bfloat16": flags.DEFINE_bool,
 }
 SHARED_FLAGS: Tuple[str, ...] = tuple(_DEFINITIONS)
 

@@ -264,6 +264,27 @@ def test_cache_hits_and_invalidates(esc50, probe_model, tiny_config, tmp_path):
     assert [n for n in os.listdir(tmp_path)] == ["cache.npz"]
 
 
+def test_bfloat16_probe_is_close_to_float32_cached_apart_and_leaves_the_policy(esc50, model_dir, probe_model,
+                                                                               tmp_path):
+    """--bfloat16: the tower computes in bfloat16 (features close to float32's, not equal), its features
+    have their own cache entry, the report says so, and later models are float32 again."""
+    import keras
+
+    out = str(tmp_path / "out")
+    full = probe.run_probe("esc50", esc50, probe_model, out, hop_s=0.25, exact=False, log=lambda line: None)
+    low = probe.run_probe_evaluation("esc50", model_dir, esc50, out, hop_s=0.25, exact=False, bfloat16=True,
+                                     log=lambda line: None)
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    assert (full["bfloat16"], low["bfloat16"]) == (False, True) and not low["feature_cache_hit"]
+    assert low["feature_cache"] != full["feature_cache"] and "(bfloat16)" in low["model_description"]
+    a = np.load(full["feature_cache"])["features"].astype(np.float32)
+    b = np.load(low["feature_cache"])["features"].astype(np.float32)
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+    assert np.median(cosine) > 0.99
+    assert abs(low["mean_accuracy"] - full["mean_accuracy"]) <= 0.15
+
+
 # --- classifier --------------------------------------------------------------------------------------
 
 def _sklearn_reference(features, clip_index, targets, folds):

@@ -257,9 +257,9 @@ def test_mixed_precision_training_learns_restores_the_policy_and_notes_emulated_
     on a CPU without bfloat16 instructions the run says bfloat16 is emulated there."""
     import keras
 
-    from l3net.train import trainer
+    from l3net import cpu_features
 
-    monkeypatch.setattr(trainer, "bfloat16_instructions", lambda: [])
+    monkeypatch.setattr(cpu_features, "bfloat16_instructions", lambda: [])
     before, after, model = _train_100_steps(MODEL_CFG, data_dir, str(tmp_path), verbose=True, mixed_precision=True)
     assert keras.mixed_precision.dtype_policy().name == "float32"
     assert "note: --mixed_precision on a CPU without bfloat16 instructions" in capsys.readouterr().err

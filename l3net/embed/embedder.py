@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from l3net.embed.exported import ExportedEmbedder, is_export_dir
 from l3net.model_dir import MODEL_CONFIG_NAME, ModelDir, ModelDirError
+from l3net.models.precision import bfloat16_compute
 from l3net.serving import pooled
 from l3net.serving.images import prepare_images
 from l3net.serving.shared_audio import SharedAudioNetwork
@@ -41,18 +42,11 @@ class Embedder:
     """
 
     def __init__(self, model_dir: str, checkpoint: Union[str, int, None] = "best", bfloat16: bool = False):
-        import keras
-
         from l3net.models import embedding_models
 
         directory = ModelDir(model_dir)
-        previous = keras.mixed_precision.dtype_policy()
-        if bfloat16:
-            keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        try:
+        with bfloat16_compute(bfloat16):
             model, cfg, step = directory.load_model(checkpoint)
-        finally:
-            keras.mixed_precision.set_global_policy(previous)
         self.bfloat16 = bfloat16
         image_model, _ = embedding_models(model)
         shared = SharedAudioNetwork(model, cfg)  # both audio paths: shared maps and exact windows

@@ -21,6 +21,7 @@ from typing import Callable, Dict, Optional, Tuple, Union
 
 from l3net import model_dir as model_dir_lib
 from l3net.atomic_files import write_text_atomic
+from l3net.models.precision import bfloat16_compute, emulated_bfloat16_note
 
 RANDOM_INIT = "random"
 PROBE_JSON = "probe.json"
@@ -61,11 +62,23 @@ def _read_config_path(path: str):
 
 
 def load_probe_model(model_dir: str, *, model_config: Optional[str] = None, seed: int = 0,
-                     checkpoint: Union[str, int, None] = "best") -> ProbeModel:
+                     checkpoint: Union[str, int, None] = "best", bfloat16: bool = False) -> ProbeModel:
     """A trained model (`checkpoint` of `model_dir`) or, for model_dir='random', a seeded fresh one.
 
+    `bfloat16`: the network computes in bfloat16 (weights float32; l3net.models.precision): 1.7-2x
+    faster features on CPUs with bfloat16 instructions. Its identity (the feature cache's key) says so.
     Raises ModelDirError / ProbeError with a one-line message.
     """
+    with bfloat16_compute(bfloat16):
+        probe_model = _load_probe_model(model_dir, model_config, seed, checkpoint)
+    if bfloat16:
+        probe_model.identity["bfloat16"] = True
+        probe_model.description += " (bfloat16)"
+    return probe_model
+
+
+def _load_probe_model(model_dir: str, model_config: Optional[str], seed: int,
+                      checkpoint: Union[str, int, None]) -> ProbeModel:
     import keras
 
     from l3net.models import build_model
@@ -187,6 +200,7 @@ def run_probe(task: str, data_dir: str, probe_model: ProbeModel, output_dir: str
         "classifier": classifier,
         "window_seconds": window / cfg.sample_rate, "hop_seconds": hop / cfg.sample_rate,
         "sample_rate": cfg.sample_rate, "feature_dim": dim, "pool_grid": list(grid), "exact_windows": exact,
+        "bfloat16": bool(probe_model.identity.get("bfloat16", False)),
         "layer": layer_name,
         "num_clips": len(dataset.paths), "num_windows": int(len(clip_index)), "class_names": dataset.class_names,
         "fold_sizes": [int(len(test)) for _, test in dataset.folds],
@@ -250,7 +264,7 @@ def run_probe_evaluation(task: str, model_dir: str, data_dir: str, output_dir: O
                          checkpoint: Union[str, int, None] = "best", model_config: Optional[str] = None,
                          classifier: str = "linear_svm", window_s: Optional[float] = None, hop_s: float = 0.5,
                          batch_size: int = 64, cache_dir: Optional[str] = None, seed: int = 0,
-                         exact: bool = True, layer: Optional[str] = None,
+                         exact: bool = True, layer: Optional[str] = None, bfloat16: bool = False,
                          log: Callable[[str], None] = print) -> Dict[str, object]:
     """`l3net_probe <task>` as a library function: model directory (or 'random') + benchmark -> probe.json.
 
@@ -264,7 +278,11 @@ def run_probe_evaluation(task: str, model_dir: str, data_dir: str, output_dir: O
     if hop_s <= 0 or batch_size < 1:
         raise ProbeError("--hop must be > 0 and --batch_size >= 1")
     sound_datasets.READERS[task](data_dir)
-    probe_model = load_probe_model(model_dir, model_config=model_config, seed=seed, checkpoint=checkpoint)
+    probe_model = load_probe_model(model_dir, model_config=model_config, seed=seed, checkpoint=checkpoint,
+                                   bfloat16=bfloat16)
+    note = emulated_bfloat16_note("--bfloat16") if bfloat16 else None
+    if note:
+        log(note)
     return run_probe(task, data_dir, probe_model, output_dir or default_output_dir(task, model_dir, model_config),
                      classifier=classifier, window_s=window_s, hop_s=hop_s, batch_size=batch_size,
                      cache_dir=cache_dir, seed=seed, exact=exact, layer=layer, log=log)

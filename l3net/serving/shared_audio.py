@@ -5,7 +5,9 @@ input BatchNorm, the VGG blocks up to the last conv — over a *segment* of audi
 window's slice of the final map exactly as the tower pools a whole window map: a max over all
 positions (the tower's output; then AVE-Net's / AVOL-Net's fc head for their embeddings), or the
 L3 paper's pooled cells (l3net.serving.pooled: 6144-d at paper size). Nothing is re-trained or
-copied: the layers are the model's, so the shared and the exact path cannot disagree on weights.
+copied: the layers are the model's, so the shared and the exact path cannot disagree on weights
+(each conv's batch norm is folded into it at call time, l3net.serving.folded_conv: faster, the
+same map up to float rounding).
 
 Shapes (paper size, a segment of K columns, n windows):
   segment  float32 [B, segment_samples(K)] -> front end [B, 257, 8K, 1] -> ... -> conv4_2
@@ -29,6 +31,7 @@ import keras
 import tensorflow as tf
 
 from l3net.models.config import ModelConfig
+from l3net.serving import folded_conv
 from l3net.serving import pooled as pooled_lib
 from l3net.serving import shared_plan
 from l3net.serving import windows as windows_lib
@@ -71,6 +74,7 @@ class SharedAudioNetwork:
         self.cfg = cfg
         self.geometry = shared_plan.shared_geometry(cfg)
         self._frontend, self._layers = _tower_layers(model, cfg)
+        self._steps = folded_conv.fold_chain(self._layers)  # conv + batch norm as one conv (folded_conv)
         names = {layer.name for layer in model.layers}
         self._head = []
         if set(_HEAD_LAYERS) <= names:
@@ -92,10 +96,11 @@ class SharedAudioNetwork:
         return tf.cast(self._exact(windows, training=False), tf.float32)
 
     def feature_map(self, segments: tf.Tensor) -> tf.Tensor:
-        """float32 [B, segment_samples(K)] -> the last conv block's map [B, F', K, C] (inference mode)."""
+        """float32 [B, segment_samples(K)] -> the last conv block's map [B, F', K, C] (inference mode;
+        each conv and its batch norm run as one folded convolution, l3net.serving.folded_conv)."""
         x = self._frontend.spectrogram(segments, pad_end=False)
-        for layer in self._layers:
-            x = layer(x, training=False)
+        for step in self._steps:
+            x = step(x, training=False)
         return tf.cast(x, tf.float32)
 
     @staticmethod

@@ -52,10 +52,10 @@ from typing import Dict, List, Optional
 import keras
 import tensorflow as tf
 
-from l3net.cpu_features import BFLOAT16_FLAGS, bfloat16_instructions
 from l3net.data import records
 from l3net.data.schema import DatasetError
 from l3net.model_dir import ModelDir
+from l3net.models.precision import bfloat16_compute, emulated_bfloat16_note
 from l3net.tasks.base import Task, ValidationResult
 from l3net.train.best_checkpoint import BestCheckpoint
 from l3net.train.distribution import (distributed_input, is_chief, make_strategy, num_workers, statistics_sync,
@@ -262,26 +262,24 @@ def _train_task(task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: st
                 verbose: bool) -> TrainResult:
     """The run itself; `train_task` sets the process-wide switches around it."""
     t_start = time.monotonic()
-    policy = keras.mixed_precision.dtype_policy()  # process-wide: restored below for in-process callers
-    if train_cfg.mixed_precision:
-        keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-        if verbose and not tf.config.list_physical_devices("GPU") and not bfloat16_instructions():
-            print(f"note: --mixed_precision on a CPU without bfloat16 instructions ({', '.join(BFLOAT16_FLAGS)}): "
-                  "bfloat16 is emulated there and slower than float32", file=sys.stderr, flush=True)
+    note = emulated_bfloat16_note("--mixed_precision") if train_cfg.mixed_precision else None
+    if verbose and note:
+        print(note, file=sys.stderr, flush=True)
     # Every worker restores from the chief's checkpoints (so all start at the same step), but a
     # non-chief worker must still take part in saving (TensorFlow's multi-worker recipe): into a
     # temporary directory of its own, outside the model directory, removed when it stops.
     scratch = None
-    try:
-        strategy = make_strategy(train_cfg.strategy)
-        if not is_chief(strategy):
-            scratch = tempfile.mkdtemp(prefix=f"l3net_worker{task_id(strategy)}_")
-        return _train_on(strategy, task, train_cfg, data_dir, model_dir, verbose=verbose, scratch=scratch,
-                         t_start=t_start)
-    finally:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
-        keras.mixed_precision.set_dtype_policy(policy)
+    # The dtype policy is process-wide: bfloat16_compute puts it back for in-process callers.
+    with bfloat16_compute(train_cfg.mixed_precision):
+        try:
+            strategy = make_strategy(train_cfg.strategy)
+            if not is_chief(strategy):
+                scratch = tempfile.mkdtemp(prefix=f"l3net_worker{task_id(strategy)}_")
+            return _train_on(strategy, task, train_cfg, data_dir, model_dir, verbose=verbose, scratch=scratch,
+                             t_start=t_start)
+        finally:
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _train_on(strategy: tf.distribute.Strategy, task: Task, train_cfg: TrainConfig, data_dir: str, model_dir: str, *,
