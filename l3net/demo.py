@@ -8,7 +8,8 @@ Runs exactly the commands a user would run on real data, each as its own process
                             `--deadline_minutes`, l3net/demo_schedule.py); on CPUs with bfloat16
                             instructions configs/demo_cpu_bf16.flags on 960 rich-world videos
                             instead (twice the audio channels, trained in bfloat16: the recipe
-                            whose audio tower transfers to real sound; `RECIPE_BF16`)
+                            whose audio tower transfers to real sound; `RECIPE_BF16`), and for
+                            --clutter > 0 demo_cpu_bf16_clutter.flags (also batch negatives)
   4. l3net_eval avc         held-out (test split) AVC accuracy
   5. l3net_data synthetic_esc50, then l3net_probe esc50 twice: the trained audio tower and the
      same architecture at random init (the L3 paper's Table 2 comparison)
@@ -59,8 +60,8 @@ SHARED = cli_flags.uses(
 flags.DEFINE_string("workdir", "runs/demo", "Where videos, TFRecords, models and reports go.")
 flags.DEFINE_string("train_flagfile", None, "Training flagfile, or a shipped config by name (default demo_cpu, "
                     "configs/demo_cpu.flags, installed with l3net; on CPUs with bfloat16 instructions (avx512_bf16, "
-                    "amx_bf16) the bfloat16 recipe instead: demo_cpu_bf16 on 960 rich-world videos, where --world "
-                    "and --num_videos are not given).")
+                    "amx_bf16) the bfloat16 recipe instead: demo_cpu_bf16 on 960 rich-world videos (with --clutter "
+                    "> 0 demo_cpu_bf16_clutter), where --world and --num_videos are not given).")
 flags.DEFINE_float("deadline_minutes", 18.5, "Finish the whole demo within this many minutes (0 = no deadline): "
                    "training gets what is left after the other stages, at most the training flagfile's "
                    "--time_budget_minutes. 18.5 leaves `make demo` (which installs first) 20 min on 2 cores.")
@@ -78,6 +79,7 @@ REAL_AUDIO_CLIPS_PER_CLASS = 40
 # The shipped configs (package data: l3net/configs/ when installed, configs/ in a checkout).
 DEMO_CONFIG = "demo_cpu"
 DEMO_CONFIG_BF16 = "demo_cpu_bf16"
+DEMO_CONFIG_BF16_CLUTTER = "demo_cpu_bf16_clutter"
 
 
 class Recipe(NamedTuple):
@@ -92,8 +94,12 @@ class Recipe(NamedTuple):
 # real recordings: twice the audio channels, trained in bfloat16 (as many steps there as the first
 # makes in float32), on 960 videos of the rich sound world (README Quickstart, "Features that
 # transfer"). Emulated bfloat16 is slower than float32, so other CPUs keep the first.
+# On cluttered video (--clutter > 0) the bfloat16 recipe also scores each frame against the batch's
+# other videos (configs/demo_cpu_bf16_clutter.flags): one sampled negative per frame leaves chance
+# too late there.
 RECIPE = Recipe(DEMO_CONFIG, "basic", 480)
 RECIPE_BF16 = Recipe(DEMO_CONFIG_BF16, "rich", 960)
+RECIPE_BF16_CLUTTER = Recipe(DEMO_CONFIG_BF16_CLUTTER, "rich", 960)
 # `data_tools.synthetic.sound_world.WORLDS` (l3net does not import data_tools), default first.
 SOUND_WORLDS = ("basic", "rich")
 CONVERT_ARGS = ("--fps", "12", "--short_side", "96", "--sample_rate", "16000", "--num_shards", "8")
@@ -104,9 +110,11 @@ def _world_suffix() -> str:
     return "" if FLAGS.world == SOUND_WORLDS[0] else f"_{FLAGS.world}"
 
 
-def default_recipe(bfloat16: List[str]) -> Recipe:
-    """The demo's recipe on a CPU with the `bfloat16` instruction sets listed."""
-    return RECIPE_BF16 if bfloat16 else RECIPE
+def default_recipe(bfloat16: List[str], clutter: float = 0.0) -> Recipe:
+    """The demo's recipe on a CPU with the `bfloat16` instruction sets listed, for videos of `clutter`."""
+    if not bfloat16:
+        return RECIPE
+    return RECIPE_BF16_CLUTTER if clutter > 0 else RECIPE_BF16
 
 
 def _apply_recipe() -> str:
@@ -115,7 +123,7 @@ def _apply_recipe() -> str:
     if FLAGS.train_flagfile:
         return resolve_flagfile(FLAGS.train_flagfile, "l3net_demo")
     bfloat16 = bfloat16_instructions()
-    recipe = default_recipe(bfloat16)
+    recipe = default_recipe(bfloat16, FLAGS.clutter)
     for name in ("world", "num_videos"):
         if not FLAGS[name].present:
             setattr(FLAGS, name, getattr(recipe, name))

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from l3net.models import ModelConfig, build_model
 from l3net.models.pairwise_avc import PairwiseAvc
-from l3net.tasks.batch_negatives import PROB_EPS, all_pairs_loss, video_keys
+from l3net.tasks.batch_negatives import PROB_EPS, all_pairs_loss, label_keys, same_label, video_keys
 
 SMALL = dict(image_size=32, vision_widths=(4, 8), audio_widths=(4, 8), sample_rate=8000,
              audio_seconds=0.5, fusion_width=8, embedding_width=6, frontend="mel32")
@@ -60,6 +60,38 @@ def test_loss_weighs_positives_and_negatives_equally_and_ignores_same_video_cros
     p1b[0, 1] = 0.5 if p1[0, 1] != 0.5 else 0.4
     again = all_pairs_loss(tf.constant(np.stack([1 - p1b, p1b], -1)), tf.constant(labels),
                            video_keys(tf.constant(frame_ids)), video_keys(tf.constant(audio_ids)))
+    np.testing.assert_allclose(float(again), float(got), rtol=1e-6)
+
+
+def test_same_label_is_the_intersection_of_label_sets():
+    frame = [b"dog;bark", b"", b"car", b"violin;music", b"engine;car"]
+    audio = [b"bark", b"dog", b"music", b"", b"car;street"]
+    got = same_label(label_keys(tf.constant(frame)), label_keys(tf.constant(audio))).numpy()
+    sets = [set(x.decode().split(";")) - {""} for x in frame], [set(x.decode().split(";")) - {""} for x in audio]
+    want = np.array([[bool(f & a) for a in sets[1]] for f in sets[0]])
+    np.testing.assert_array_equal(got, want)
+    assert want.sum() == 5  # dog/bark x2, car x2 (car, engine;car vs car;street), violin;music vs music
+
+
+def test_pairs_sharing_a_label_are_left_out_of_the_negatives():
+    rng = np.random.default_rng(3)
+    frame_ids = np.array([b"a", b"b", b"c", b"d"])
+    audio_ids = np.array([b"a", b"c", b"c", b"d"])  # pair 1 is a sampled negative
+    labels = np.array([1, 0, 1, 1], np.int32)
+    frame_labels = tf.constant([b"dog", b"car", b"dog;bark", b"violin"])
+    audio_labels = tf.constant([b"dog", b"dog;bark", b"dog;bark", b"violin"])
+    shared = same_label(label_keys(frame_labels), label_keys(audio_labels))
+    p1 = rng.uniform(0.05, 0.95, (4, 4)).astype(np.float32)
+    keys = video_keys(tf.constant(frame_ids)), video_keys(tf.constant(audio_ids))
+    got = all_pairs_loss(tf.constant(np.stack([1 - p1, p1], -1)), tf.constant(labels), *keys, 0.0, shared)
+    pos = [-np.log(p1[i, i]) for i in range(4) if labels[i] == 1]
+    neg = [-np.log(1 - p1[i, j]) for i in range(4) for j in range(4)
+           if frame_ids[i] != audio_ids[j] and not shared.numpy()[i, j]]
+    assert len(neg) < sum(frame_ids[i] != audio_ids[j] for i in range(4) for j in range(4))
+    np.testing.assert_allclose(float(got), 0.5 * (np.mean(pos) + np.mean(neg)), rtol=1e-5)
+    p1b = p1.copy()
+    p1b[0, 2] = 0.99 if p1[0, 2] < 0.9 else 0.1  # frame "dog" vs audio "dog;bark" of another video
+    again = all_pairs_loss(tf.constant(np.stack([1 - p1b, p1b], -1)), tf.constant(labels), *keys, 0.0, shared)
     np.testing.assert_allclose(float(again), float(got), rtol=1e-6)
 
 

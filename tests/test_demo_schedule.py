@@ -123,6 +123,19 @@ def test_demo_runs_the_bfloat16_recipe_only_on_cpus_with_bfloat16_instructions(
     assert f"training config: {train['--flagfile']}" in out
 
 
+def test_cluttered_video_gets_batch_negatives_on_bfloat16_cpus(run_cli, tmp_path, monkeypatch):
+    assert demo.default_recipe(["avx512_bf16"], 1.0) == ("demo_cpu_bf16_clutter", "rich", 960)
+    assert demo.default_recipe(["avx512_bf16"], 0.0) == demo.RECIPE_BF16
+    assert demo.default_recipe([], 1.0) == demo.RECIPE
+    fake = _FakeStages({})
+    monkeypatch.setattr(demo, "_run", fake.run)
+    monkeypatch.setattr(demo, "bfloat16_instructions", lambda: ["avx512_bf16"])
+    assert run_cli(demo, ["l3net_demo", f"--workdir={tmp_path}", "--clutter=1", "--noprobe", "--noretrieval",
+                          "--noreal_audio"], "l3net_demo") == 0
+    world, videos, flagfile = _generated_and_trained(fake)
+    assert (world, videos) == ("rich", "960") and os.path.samefile(flagfile, config_path("demo_cpu_bf16_clutter"))
+
+
 def _generated_and_trained(fake):
     """(--world, --num_videos) of the fake generate stage and the training flagfile of the fake train stage."""
     generate = fake.argv["generate"]

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -212,13 +213,14 @@ def test_history_rows_after_the_checkpoint_are_dropped_on_resume(tmp_path):
 
 
 
-def _train_100_steps(cfg: ModelConfig, data_dir: str, path: str, verbose: bool = False, **options):
+def _train_100_steps(cfg: ModelConfig, data_dir: str, path: str, verbose: bool = False,
+                     data_cfg: DataConfig = DATA_CFG, **options):
     """Trains `cfg` for 100 steps into model dir `path` with TrainConfig `options`; returns the AVC
     evaluation of the training split at random init and after training, and the trained model."""
     model_dir_lib.ModelDir(path).write_run("avc", cfg, "", {})
     train_cfg = TrainConfig(learning_rate=2e-3, train_steps=100, log_every_steps=50, eval_every_steps=100,
                             eval_pairs=16, **options)
-    assert train(cfg, DATA_CFG, train_cfg, data_dir, path, verbose=verbose).final_step == 100
+    assert train(cfg, data_cfg, train_cfg, data_dir, path, verbose=verbose).final_step == 100
     before = evaluate_avc(build_model(cfg), _fixed_pairs(data_dir, "train"))
     model, _, step = model_dir_lib.load_model(path)
     assert step == 100
@@ -231,6 +233,34 @@ def test_batch_negatives_training_lowers_the_loss(data_dir, tmp_path, model_name
     """`--batch_negatives` (all B x B pairs of a batch) trains the same network for the same AVC task."""
     cfg = dataclasses.replace(MODEL_CFG, model=model_name)
     before, after, _ = _train_100_steps(cfg, data_dir, str(tmp_path), batch_negatives=True)
+    assert after.loss < before.loss - 0.05, (before.loss, after.loss)
+    assert after.accuracy > before.accuracy
+
+
+def test_label_disjoint_batch_negatives_carry_each_sides_labels(data_dir):
+    """--batch_negatives --label_disjoint_negatives: the training batches carry label keys of the
+    frames' and the audio's videos, and `same_label` of them is the label-set intersection."""
+    from l3net.tasks.avc import AvcTask
+    from l3net.tasks.batch_negatives import label_keys, same_label
+
+    cfg = dataclasses.replace(DATA_CFG, label_disjoint_negatives=True)
+    features, _ = next(iter(AvcTask(MODEL_CFG, cfg, 16, batch_negatives=True).train_dataset(data_dir, 0)))
+    assert features["frame_label_keys"].shape[0] == features["image"].shape[0] == 16
+    assert "frame_label_keys" not in next(iter(AvcTask(MODEL_CFG, DATA_CFG, 16, batch_negatives=True)
+                                               .train_dataset(data_dir, 0)))[0]
+    meta, _ = next(iter(avc_dataset(data_dir, "train", cfg, training=True, seed=0, with_metadata=True)))
+    frames = [set(x.decode().split(";")) - {""} for x in meta["frame_labels"].numpy()]
+    audio = [set(x.decode().split(";")) - {""} for x in meta["audio_labels"].numpy()]
+    want = np.array([[bool(f & a) for a in audio] for f in frames])
+    got = same_label(label_keys(meta["frame_labels"]), label_keys(meta["audio_labels"])).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert want.any() and not want.all()
+
+
+@pytest.mark.slow
+def test_label_disjoint_batch_negatives_training_lowers_the_loss(data_dir, tmp_path):
+    cfg = dataclasses.replace(DATA_CFG, label_disjoint_negatives=True)
+    before, after, _ = _train_100_steps(MODEL_CFG, data_dir, str(tmp_path), data_cfg=cfg, batch_negatives=True)
     assert after.loss < before.loss - 0.05, (before.loss, after.loss)
     assert after.accuracy > before.accuracy
 

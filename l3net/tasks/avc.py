@@ -20,7 +20,7 @@ from l3net.models import build_model
 from l3net.models.config import MODEL_NAMES, ModelConfig
 from l3net.models.pairwise_avc import PairwiseAvc
 from l3net.tasks.base import SettingsError, Task, TaskSetup, TaskSpec, ValidationResult, parse_widths
-from l3net.tasks.batch_negatives import all_pairs_loss, video_keys
+from l3net.tasks.batch_negatives import all_pairs_loss, label_keys, same_label, video_keys
 
 
 class AvcTask(Task):
@@ -37,6 +37,8 @@ class AvcTask(Task):
         self.eval_pairs = eval_pairs
         self.batch_negatives = batch_negatives
         self.negative_discount = negative_discount
+        # With batch negatives: cross pairs of videos sharing a label are not negatives either.
+        self.label_disjoint = batch_negatives and data_cfg.label_disjoint_negatives
         self._pairwise = None  # PairwiseAvc of the built model (with batch_negatives).
         self.global_batch_size = data_cfg.batch_size
         self.title = model_cfg.model
@@ -53,9 +55,13 @@ class AvcTask(Task):
             return avc_dataset(data_dir, "train", self.data_cfg, training=True, seed=seed)
 
         def keep_video_keys(features: Dict[str, tf.Tensor], labels: tf.Tensor):
-            return {"image": features["image"], "audio": features["audio"],
+            kept = {"image": features["image"], "audio": features["audio"],
                     "frame_key": video_keys(features["frame_video_id"]),
-                    "audio_key": video_keys(features["audio_video_id"])}, labels
+                    "audio_key": video_keys(features["audio_video_id"])}
+            if self.label_disjoint:
+                kept.update(frame_label_keys=label_keys(features["frame_labels"]),
+                            audio_label_keys=label_keys(features["audio_labels"]))
+            return kept, labels
 
         return avc_dataset(data_dir, "train", self.data_cfg, training=True, seed=seed,
                            with_metadata=True).map(keep_video_keys)
@@ -66,8 +72,10 @@ class AvcTask(Task):
             pair_probs = self._pairwise(features["image"], features["audio"], training=True)  # [B, B, 2]
             probs = tf.cast(tf.stack([tf.linalg.diag_part(pair_probs[..., 0]),
                                       tf.linalg.diag_part(pair_probs[..., 1])], axis=-1), tf.float32)
+            shared = (same_label(features["frame_label_keys"], features["audio_label_keys"])
+                      if self.label_disjoint else None)
             loss = all_pairs_loss(pair_probs, labels, features["frame_key"], features["audio_key"],
-                                  self.negative_discount)
+                                  self.negative_discount, shared)
             per_example = tf.fill(tf.shape(labels), loss)
         else:
             inputs = {"image": features["image"], "audio": features["audio"]}
@@ -129,9 +137,6 @@ def data_config_from_settings(settings: Mapping[str, Any], model: ModelConfig) -
         raise SettingsError("--spectral_tilt must be in [0, 1) and --gain_db >= 0")
     if not 0.0 <= settings.get("pitch_shift", 0.0) <= 12.0:
         raise SettingsError(f"--pitch_shift={settings['pitch_shift']}: must be in [0, 12] semitones")
-    if settings.get("label_disjoint_negatives") and settings.get("batch_negatives"):
-        raise SettingsError("--label_disjoint_negatives restricts the sampled negatives; --batch_negatives scores "
-                            "every other video of the batch as a negative anyway: use one of them")
     if settings.get("batch_negatives") and model.is_sequence:
         raise SettingsError(f"--batch_negatives scores frames against audio through single-frame embeddings; the "
                             f"sequence model (--num_frames={model.num_frames}, --clip_seconds={model.clip_seconds}) "

@@ -99,7 +99,8 @@ flags.DEFINE_boolean("batch_negatives", False,
 flags.DEFINE_boolean("label_disjoint_negatives", False,
                      "Labelled data only (e.g. AudioSet): a training negative pairs a frame with audio of a video "
                      "sharing no label with it, so another video of the same kind is never called a mismatch "
-                     "(paper: false; evaluation pairs are unchanged). Not with --batch_negatives.")
+                     "(paper: false; evaluation pairs are unchanged). With --batch_negatives, cross pairs of videos "
+                     "sharing a label are left out of the loss as well.")
 flags.DEFINE_float("negative_discount", 0.0,
                    "With --batch_negatives: weight each cross-video pair's negative term by (1 - p)^gamma, p its "
                    "predicted correspondence (gamma = this; 0 = off): pairs the network finds matching - often "
