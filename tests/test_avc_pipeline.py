@@ -358,17 +358,19 @@ def test_label_disjoint_negatives_never_pair_videos_of_a_shared_label(label_disj
     assert (sharing == 0) if label_disjoint else (sharing > 0)
 
 
-def test_label_disjoint_negatives_with_batch_negatives_is_refused():
-    from l3net.tasks.avc import data_config_from_settings
-    from l3net.tasks.base import SettingsError
+@pytest.mark.parametrize("batch_negatives", [False, True])
+def test_label_disjoint_negatives_with_and_without_batch_negatives(batch_negatives):
+    """Both ways the option reaches the data config; with batch negatives the task also leaves
+    same-label cross pairs out of its loss (tests/test_batch_negatives.py, test_train.py)."""
+    from l3net.tasks.avc import AvcTask, data_config_from_settings
 
     settings = dict(batch_size=8, pairs_per_video=2, video_shuffle_buffer=4, example_shuffle_buffer=4,
                     resize_short_side=0, hue_jitter=0.0, spectral_tilt=0.0, gain_db=0.0, augment=False,
-                    label_disjoint_negatives=True, batch_negatives=True)
-    with pytest.raises(SettingsError, match="label_disjoint_negatives"):
-        data_config_from_settings(settings, ModelConfig(image_size=32, sample_rate=RATE))
-    settings["batch_negatives"] = False
-    assert data_config_from_settings(settings, ModelConfig(image_size=32, sample_rate=RATE)).label_disjoint_negatives
+                    label_disjoint_negatives=True, batch_negatives=batch_negatives)
+    model_cfg = ModelConfig(image_size=32, sample_rate=RATE)
+    data_cfg = data_config_from_settings(settings, model_cfg)
+    assert data_cfg.label_disjoint_negatives
+    assert AvcTask(model_cfg, data_cfg, 8, batch_negatives=batch_negatives).label_disjoint is batch_negatives
 
 
 def test_label_disjoint_option_reaches_training_pairs_only(tmp_path):
