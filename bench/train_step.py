@@ -160,15 +160,16 @@ def model_variant(batch_norm: str, mixed_precision: bool) -> Iterator[None]:
     import l3net.models.towers as towers
     import l3net.models.vgg as vgg
 
+    from l3net.models.precision import bfloat16_compute
+
     saved = vgg.FusedBatchNormalization, towers.FusedBatchNormalization
     if batch_norm == "keras":
         vgg.FusedBatchNormalization = towers.FusedBatchNormalization = keras.layers.BatchNormalization
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
     try:
-        yield
+        with bfloat16_compute(mixed_precision):
+            yield
     finally:
         vgg.FusedBatchNormalization, towers.FusedBatchNormalization = saved
-        keras.mixed_precision.set_dtype_policy("float32")
 
 
 def time_train_step(cfg: ModelConfig, batch: int, steps: int, jit: bool) -> StepTiming:

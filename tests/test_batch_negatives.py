@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from l3net.models import ModelConfig, build_model
 from l3net.models.pairwise_avc import PairwiseAvc
-from l3net.tasks.batch_negatives import PROB_EPS, all_pairs_loss, label_keys, same_label, video_keys
+from l3net.data.pair_sampling import label_keys, same_label
+from l3net.tasks.batch_negatives import PROB_EPS, all_pairs_loss, video_keys
 
 SMALL = dict(image_size=32, vision_widths=(4, 8), audio_widths=(4, 8), sample_rate=8000,
              audio_seconds=0.5, fusion_width=8, embedding_width=6, frontend="mel32")

@@ -240,7 +240,7 @@ def test_label_disjoint_batch_negatives_carry_each_sides_labels(data_dir):
     """--batch_negatives --label_disjoint_negatives: the training batches carry label keys of the
     frames' and the audio's videos, and `same_label` of them is the label-set intersection."""
     from l3net.tasks.avc import AvcTask
-    from l3net.tasks.batch_negatives import label_keys, same_label
+    from l3net.data.pair_sampling import label_keys, same_label
 
     cfg = dataclasses.replace(DATA_CFG, label_disjoint_negatives=True)
     features, _ = next(iter(AvcTask(MODEL_CFG, cfg, 16, batch_negatives=True).train_dataset(data_dir, 0)))

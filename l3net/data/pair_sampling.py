@@ -137,15 +137,29 @@ def window_seed(seed: int, draws: Dict[str, tf.Tensor], purpose: int) -> tf.Tens
     return tf.random.experimental.stateless_fold_in(base, 1000 + purpose)
 
 
+def label_keys(labels: tf.Tensor) -> tf.Tensor:
+    """';'-joined label strings [B] -> int64 keys [B, L] (0 = no label; L = most labels in the batch),
+    so that `same_label` can run where strings cannot (GPUs) and per-replica batches split on axis 0."""
+    parts = tf.strings.split(labels, ";").to_tensor(default_value="")
+    keys = tf.strings.to_hash_bucket_fast(parts, 2 ** 62 - 1) + 1
+    return tf.where(tf.equal(parts, ""), tf.zeros_like(keys), keys)
+
+
+def same_label(frame_label_keys: tf.Tensor, audio_label_keys: tf.Tensor) -> tf.Tensor:
+    """label_keys of the frames' videos [B, L1] and of the audio's videos [B, L2] -> bool [B, B]:
+    frame i's video and audio j's video have a label in common (a video without labels shares none)."""
+    equal = tf.equal(frame_label_keys[:, None, :, None], audio_label_keys[None, :, None, :])
+    named = tf.not_equal(frame_label_keys, 0)[:, None, :, None]
+    return tf.reduce_any(equal & named, axis=[2, 3])
+
+
 def shares_label(labels: tf.Tensor) -> tf.Tensor:
     """string [K] (';'-joined labels, "" = none) -> bool [K, K]: videos i and j have a label in common.
 
     A video without labels shares none (the option below then restricts nothing for it).
     """
-    parts = tf.strings.split(labels, ";").to_tensor(default_value="")      # [K, L]
-    named = tf.not_equal(parts, "")
-    same = tf.equal(parts[:, None, :, None], parts[None, :, None, :]) & named[:, None, :, None]
-    return tf.reduce_any(same, axis=[2, 3])
+    keys = label_keys(labels)
+    return same_label(keys, keys)
 
 
 def pair_window(draws: Dict[str, tf.Tensor], *, seed: int, with_metadata: bool,

@@ -15,12 +15,13 @@ import tensorflow as tf
 
 from l3net.data import avc_dataset
 from l3net.data.config import DataConfig
+from l3net.data.pair_sampling import label_keys, same_label
 from l3net.evaluation.avc import evaluate_avc
 from l3net.models import build_model
 from l3net.models.config import MODEL_NAMES, ModelConfig
 from l3net.models.pairwise_avc import PairwiseAvc
 from l3net.tasks.base import SettingsError, Task, TaskSetup, TaskSpec, ValidationResult, parse_widths
-from l3net.tasks.batch_negatives import all_pairs_loss, label_keys, same_label, video_keys
+from l3net.tasks.batch_negatives import all_pairs_loss, video_keys
 
 
 class AvcTask(Task):

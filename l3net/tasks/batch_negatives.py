@@ -23,8 +23,8 @@ cheap, and the negative term is a weighted mean, so its share of the loss stays 
 
 Label-disjoint cross pairs (`--batch_negatives --label_disjoint_negatives`, labelled data only).
 With labels the same-kind cross pairs need no guess: a cross pair whose frame's video and audio's
-video share a label is left out of the negative term (`same_label`, from `label_keys` of both
-sides), as the sampled negatives of `--label_disjoint_negatives` never pair such videos: the many
+video share a label is left out of the negative term (`pair_sampling.same_label` of both sides'
+`label_keys`), as the sampled negatives of `--label_disjoint_negatives` never pair such videos: the many
 negatives per step that make batch negatives learn fast, without the ones only memorising could
 reject. Measured once on cluttered video (README "Negatives that share a label") it lowered
 validation loss early but did not beat plain batch negatives (held-out AVC 0.713 vs 0.728).
@@ -45,29 +45,13 @@ def video_keys(video_ids: tf.Tensor) -> tf.Tensor:
     return tf.strings.to_hash_bucket_fast(video_ids, 2 ** 62)
 
 
-def label_keys(labels: tf.Tensor) -> tf.Tensor:
-    """';'-joined label strings [B] -> int64 keys [B, L] (0 = no label; L = most labels in the batch),
-    so that `same_label` can run where strings cannot (GPUs) and per-replica batches split on axis 0."""
-    parts = tf.strings.split(labels, ";").to_tensor(default_value="")
-    keys = tf.strings.to_hash_bucket_fast(parts, 2 ** 62 - 1) + 1
-    return tf.where(tf.equal(parts, ""), tf.zeros_like(keys), keys)
-
-
-def same_label(frame_label_keys: tf.Tensor, audio_label_keys: tf.Tensor) -> tf.Tensor:
-    """label_keys of the frames' videos [B, L1] and of the audio's videos [B, L2] -> bool [B, B]:
-    frame i's video and audio j's video have a label in common (a video without labels shares none)."""
-    equal = tf.equal(frame_label_keys[:, None, :, None], audio_label_keys[None, :, None, :])
-    named = tf.not_equal(frame_label_keys, 0)[:, None, :, None]
-    return tf.reduce_any(equal & named, axis=[2, 3])
-
-
 def all_pairs_loss(pair_probs: tf.Tensor, labels: tf.Tensor, frame_keys: tf.Tensor,
                    audio_keys: tf.Tensor, discount: float = 0.0,
                    shared_label: Optional[tf.Tensor] = None) -> tf.Tensor:
     """Scalar loss from probabilities [B, B, 2] of (frame i, audio j), labels [B], keys [B].
 
     discount: the false-negative discount's gamma (0 = every negative weighs 1).
-    shared_label: bool [B, B] (`same_label`): pairs left out of the negative term (None: none).
+    shared_label: bool [B, B] (`l3net.data.pair_sampling.same_label`): pairs left out of the negative term (None: none).
     """
     p = tf.clip_by_value(tf.cast(pair_probs[..., 1], tf.float32), PROB_EPS, 1.0 - PROB_EPS)
     positive = tf.linalg.diag(tf.cast(tf.equal(labels, 1), tf.float32))
