@@ -9,7 +9,8 @@ Runs exactly the commands a user would run on real data, each as its own process
                             instructions configs/demo_cpu_bf16.flags on 960 rich-world videos
                             instead (twice the audio channels, trained in bfloat16: the recipe
                             whose audio tower transfers to real sound; `RECIPE_BF16`), and for
-                            --clutter > 0 demo_cpu_bf16_clutter.flags (also batch negatives)
+                            --clutter > 0 demo_cpu_bf16_clutter.flags on 1,920 (AVE-Net with
+                            batch negatives)
   4. l3net_eval avc         held-out (test split) AVC accuracy
   5. l3net_data synthetic_esc50, then l3net_probe esc50 twice: the trained audio tower and the
      same architecture at random init (the L3 paper's Table 2 comparison)
@@ -47,7 +48,8 @@ from l3net.shipped_configs import ConfigError, config_path, resolve_flagfile  # 
 
 FLAGS = flags.FLAGS
 SHARED = cli_flags.uses(
-    num_videos=(480, "Synthetic videos to generate (960 on CPUs with bfloat16 instructions unless given: "
+    num_videos=(480, "Synthetic videos to generate (960 on CPUs with bfloat16 instructions, 1,920 there with "
+                     "--clutter > 0, unless given: "
                      "the bfloat16 recipe, see --train_flagfile)."),
     seed=(0, "Seed of the synthetic dataset."),
     workers=(2, "Processes for generation and conversion."),
@@ -61,11 +63,13 @@ flags.DEFINE_string("workdir", "runs/demo", "Where videos, TFRecords, models and
 flags.DEFINE_string("train_flagfile", None, "Training flagfile, or a shipped config by name (default demo_cpu, "
                     "configs/demo_cpu.flags, installed with l3net; on CPUs with bfloat16 instructions (avx512_bf16, "
                     "amx_bf16) the bfloat16 recipe instead: demo_cpu_bf16 on 960 rich-world videos (with --clutter "
-                    "> 0 demo_cpu_bf16_clutter), where --world and --num_videos are not given).")
+                    "> 0 demo_cpu_bf16_clutter on 1,920), where --world and --num_videos are not given).")
 flags.DEFINE_float("deadline_minutes", 18.5, "Finish the whole demo within this many minutes (0 = no deadline): "
                    "training gets what is left after the other stages, at most the training flagfile's "
                    "--time_budget_minutes. 18.5 leaves `make demo` (which installs first) 20 min on 2 cores.")
-flags.DEFINE_float("target_accuracy", 0.85, "Held-out AVC accuracy the demo is expected to reach.")
+flags.DEFINE_float("target_accuracy", None, "Held-out AVC accuracy the demo is expected to reach (default: 0.85 on "
+                   "clutter-free video, 0.75 with --clutter > 0, where silent look-alikes and off-screen sounds make "
+                   "some pairs ambiguous).")
 flags.DEFINE_boolean("probe", True, "Run the ESC-50-layout probe (trained vs random init) after training.")
 flags.DEFINE_boolean("retrieval", True, "Run cross-modal retrieval on the held-out videos after training.")
 flags.DEFINE_boolean("real_audio", True, "Probe trained vs random init on real instrument and speech recordings "
@@ -94,15 +98,25 @@ class Recipe(NamedTuple):
 # real recordings: twice the audio channels, trained in bfloat16 (as many steps there as the first
 # makes in float32), on 960 videos of the rich sound world (README Quickstart, "Features that
 # transfer"). Emulated bfloat16 is slower than float32, so other CPUs keep the first.
-# On cluttered video (--clutter > 0) the bfloat16 recipe also scores each frame against the batch's
-# other videos (configs/demo_cpu_bf16_clutter.flags): one sampled negative per frame leaves chance
-# too late there.
+# On cluttered video (--clutter > 0) the bfloat16 recipe trains AVE-Net scoring each frame against
+# the batch's other videos, on twice the videos (configs/demo_cpu_bf16_clutter.flags): L3-Net with
+# one sampled negative per frame leaves chance too late there, and on 960 videos AVE-Net memorises.
 RECIPE = Recipe(DEMO_CONFIG, "basic", 480)
 RECIPE_BF16 = Recipe(DEMO_CONFIG_BF16, "rich", 960)
-RECIPE_BF16_CLUTTER = Recipe(DEMO_CONFIG_BF16_CLUTTER, "rich", 960)
+RECIPE_BF16_CLUTTER = Recipe(DEMO_CONFIG_BF16_CLUTTER, "rich", 1920)
 # `data_tools.synthetic.sound_world.WORLDS` (l3net does not import data_tools), default first.
 SOUND_WORLDS = ("basic", "rich")
 CONVERT_ARGS = ("--fps", "12", "--short_side", "96", "--sample_rate", "16000", "--num_shards", "8")
+
+
+# The held-out AVC accuracy the demo is expected to reach, without and with clutter (issue 12).
+TARGET_ACCURACY = 0.85
+TARGET_ACCURACY_CLUTTER = 0.75
+
+
+def default_target(clutter: float) -> float:
+    """The target held-out AVC accuracy for videos of `clutter` (--target_accuracy overrides it)."""
+    return TARGET_ACCURACY_CLUTTER if clutter > 0 else TARGET_ACCURACY
 
 
 def _world_suffix() -> str:
@@ -218,6 +232,7 @@ def main(argv: List[str]) -> int:
     report = _read_json(report_path)
     total = time.monotonic() - t0
     accuracy = report["accuracy"]
+    target = FLAGS.target_accuracy if FLAGS.target_accuracy is not None else default_target(FLAGS.clutter)
     print("\n=== l3net demo summary")
     for stage, seconds in timings.items():
         print(f"  {stage:<20s} {seconds:7.1f} s")
@@ -227,14 +242,14 @@ def main(argv: List[str]) -> int:
     if train_budget is not None:
         print(f"  training time budget: {train_budget}")
     print(f"  held-out AVC accuracy ({report['num_pairs']} test pairs): {accuracy:.4f} "
-          f"(chance 0.5, target >= {FLAGS.target_accuracy})")
+          f"(chance 0.5, target >= {target:g})")
     print(f"  model: {model_dir}  (training curves: {os.path.join(model_dir, 'training_curves.png')})")
     best = _best_info(model_dir)
     if best:
         print(f"  evaluated checkpoint: the best by validation, step {best['step']} "
               f"(val {best['metric_name']} {best['metric']:.4f})")
-    if accuracy < FLAGS.target_accuracy:
-        print(f"  note: below the target accuracy {FLAGS.target_accuracy}")
+    if accuracy < target:
+        print(f"  note: below the target accuracy {target:g}")
     if probes:
         print("  ESC-50-layout probe (5-fold, linear SVM on the frozen audio tower):")
         for name, probe in probes.items():

@@ -43,8 +43,8 @@ class _FakeStages:
     """Stands in for the demo's subprocesses: records argv, writes what each stage leaves behind,
     and advances a fake clock by the stage's duration."""
 
-    def __init__(self, seconds):
-        self.seconds, self.now, self.argv = seconds, 0.0, {}
+    def __init__(self, seconds, accuracy=0.9):
+        self.seconds, self.now, self.argv, self.accuracy = seconds, 0.0, {}, accuracy
 
     def clock(self):
         return self.now
@@ -62,7 +62,7 @@ class _FakeStages:
             os.makedirs(value["--model_dir"])
         if stage == "evaluate":
             with open(value["--output_json"], "w") as f:
-                json.dump({"accuracy": 0.9, "num_pairs": 8}, f)
+                json.dump({"accuracy": self.accuracy, "num_pairs": 8}, f)
 
 
 # 180 s spent on generation and conversion; 20 s of l3net_train start-up and 20 s of evaluation
@@ -124,7 +124,7 @@ def test_demo_runs_the_bfloat16_recipe_only_on_cpus_with_bfloat16_instructions(
 
 
 def test_cluttered_video_gets_batch_negatives_on_bfloat16_cpus(run_cli, tmp_path, monkeypatch):
-    assert demo.default_recipe(["avx512_bf16"], 1.0) == ("demo_cpu_bf16_clutter", "rich", 960)
+    assert demo.default_recipe(["avx512_bf16"], 1.0) == ("demo_cpu_bf16_clutter", "rich", 1920)
     assert demo.default_recipe(["avx512_bf16"], 0.0) == demo.RECIPE_BF16
     assert demo.default_recipe([], 1.0) == demo.RECIPE
     fake = _FakeStages({})
@@ -133,7 +133,22 @@ def test_cluttered_video_gets_batch_negatives_on_bfloat16_cpus(run_cli, tmp_path
     assert run_cli(demo, ["l3net_demo", f"--workdir={tmp_path}", "--clutter=1", "--noprobe", "--noretrieval",
                           "--noreal_audio"], "l3net_demo") == 0
     world, videos, flagfile = _generated_and_trained(fake)
-    assert (world, videos) == ("rich", "960") and os.path.samefile(flagfile, config_path("demo_cpu_bf16_clutter"))
+    assert (world, videos) == ("rich", "1920") and os.path.samefile(flagfile, config_path("demo_cpu_bf16_clutter"))
+
+
+@pytest.mark.parametrize("clutter, extra, accuracy, target, below", [
+    ("0", [], 0.8, "0.85", True), ("1", [], 0.8, "0.75", False), ("1", [], 0.74, "0.75", True),
+    ("1", ["--target_accuracy=0.9"], 0.8, "0.9", True)])
+def test_the_summary_judges_held_out_accuracy_by_the_target_of_its_clutter(
+        run_cli, tmp_path, monkeypatch, capsys, clutter, extra, accuracy, target, below):
+    fake = _FakeStages({}, accuracy=accuracy)
+    monkeypatch.setattr(demo, "_run", fake.run)
+    monkeypatch.setattr(demo, "bfloat16_instructions", lambda: [])
+    assert run_cli(demo, ["l3net_demo", f"--workdir={tmp_path}", f"--clutter={clutter}", *extra, "--noprobe",
+                          "--noretrieval", "--noreal_audio"], "l3net_demo") == 0
+    out = capsys.readouterr().out
+    assert f"(chance 0.5, target >= {target})" in out
+    assert (f"note: below the target accuracy {target}" in out) == below
 
 
 def _generated_and_trained(fake):

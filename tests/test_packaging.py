@@ -90,9 +90,9 @@ def test_transfer_and_bf16_configs_are_the_demo_recipe_with_a_wider_audio_tower(
     bf16 = resolved("demo_cpu_bf16")
     assert set(bf16) - set(demo) == {"--mixed_precision"} and bf16["--mixed_precision"] == "true"
     assert {k: v for k, v in bf16.items() if k in demo and demo[k] != v} == {"--audio_widths": "16,32,64,128"}
-    # demo_cpu_bf16_clutter (l3net_demo --clutter > 0 there): the same with the batch's negatives.
+    # demo_cpu_bf16_clutter (l3net_demo --clutter > 0 there): the same as AVE-Net with the batch's negatives.
     clutter = resolved("demo_cpu_bf16_clutter")
-    assert {k: v for k, v in clutter.items() if bf16.get(k) != v} == {"--batch_negatives": "true"}
+    assert {k: v for k, v in clutter.items() if bf16.get(k) != v} == {"--batch_negatives": "true", "--model": "avenet"}
 
 
 def test_setup_ships_configs_and_has_one_version_source():

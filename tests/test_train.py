@@ -162,6 +162,7 @@ def test_interrupted_run_resumes_from_checkpoint(data_dir, tmp_path, signum):
     (["--fusion_width=0"], "--fusion_width"),
     (["--model=avolnet", "--head_batchnorm"], "--head_batchnorm"),
     (["--pitch_shift=13"], "--pitch_shift"),
+    (["--ema_decay=1"], "--ema_decay"),
     (["--strategy=multi_worker"], "TF_CONFIG"),
     (["--model_dir={afile}"], "is a file"),
 ])
@@ -227,11 +228,12 @@ def _train_100_steps(cfg: ModelConfig, data_dir: str, path: str, verbose: bool =
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model_name", ["l3net", "avenet"])
-def test_batch_negatives_training_lowers_the_loss(data_dir, tmp_path, model_name):
-    """`--batch_negatives` (all B x B pairs of a batch) trains the same network for the same AVC task."""
+@pytest.mark.parametrize("model_name,ema_decay", [("l3net", 0.0), ("avenet", 0.0), ("l3net", 0.9)])
+def test_batch_negatives_training_lowers_the_loss(data_dir, tmp_path, model_name, ema_decay):
+    """`--batch_negatives` (all B x B pairs of a batch) trains the same network for the same AVC task,
+    also with weight averaging (whose second copy of the network must not take over the step)."""
     cfg = dataclasses.replace(MODEL_CFG, model=model_name)
-    before, after, _ = _train_100_steps(cfg, data_dir, str(tmp_path), batch_negatives=True)
+    before, after, _ = _train_100_steps(cfg, data_dir, str(tmp_path), batch_negatives=True, ema_decay=ema_decay)
     assert after.loss < before.loss - 0.05, (before.loss, after.loss)
     assert after.accuracy > before.accuracy
 

@@ -40,7 +40,9 @@ class AvcTask(Task):
         self.negative_discount = negative_discount
         # With batch negatives: cross pairs of videos sharing a label are not negatives either.
         self.label_disjoint = batch_negatives and data_cfg.label_disjoint_negatives
-        self._pairwise = None  # PairwiseAvc of the built model (with batch_negatives).
+        # PairwiseAvc of each built model, by id (with batch_negatives): the trainer builds a second
+        # copy for weight averaging, and each step must score pairs with the network it updates.
+        self._pairwise: Dict[int, PairwiseAvc] = {}
         self.global_batch_size = data_cfg.batch_size
         self.title = model_cfg.model
         self._loss = keras.losses.SparseCategoricalCrossentropy(reduction="none")
@@ -48,7 +50,7 @@ class AvcTask(Task):
     def build_model(self) -> keras.Model:
         model = build_model(self.model_cfg)
         if self.batch_negatives:
-            self._pairwise = PairwiseAvc(model)
+            self._pairwise[id(model)] = PairwiseAvc(model)
         return model
 
     def train_dataset(self, data_dir: str, seed: int) -> tf.data.Dataset:
@@ -70,7 +72,7 @@ class AvcTask(Task):
     def compute(self, model: keras.Model, features: Dict[str, tf.Tensor],
                 labels: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
         if self.batch_negatives:
-            pair_probs = self._pairwise(features["image"], features["audio"], training=True)  # [B, B, 2]
+            pair_probs = self._pairwise[id(model)](features["image"], features["audio"], training=True)  # [B, B, 2]
             probs = tf.cast(tf.stack([tf.linalg.diag_part(pair_probs[..., 0]),
                                       tf.linalg.diag_part(pair_probs[..., 1])], axis=-1), tf.float32)
             shared = (same_label(features["frame_label_keys"], features["audio_label_keys"])

@@ -49,7 +49,12 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def build_model(self) -> keras.Model:
-        """The network (called inside the strategy scope; random weights)."""
+        """The network (called inside the strategy scope; random weights).
+
+        May be called twice in a run: weight averaging (`--ema_decay`) builds a second copy after
+        the trained network. State a task keeps per network must follow the network passed to
+        `compute`, `initialize` and `validate`, not the last one built.
+        """
 
     def initialize(self, model: keras.Model) -> None:
         """Sets starting weights of a fresh run (no checkpoint yet); default: keep random init."""

@@ -73,13 +73,18 @@ class EnvelopeTask(Task):
         self.verbose = verbose
         self.global_batch_size = data_cfg.batch_size
         self.title = f"envelope ({cfg.vision.model} tower)"
-        self._avc_model = None
-        self._model = None
+        # The AVC network under each built envelope network, by id: the trainer builds a second copy
+        # for weight averaging, and pretrained weights go into the network being initialised.
+        self._avc_models: Dict[int, keras.Model] = {}
+        self._model = None  # the first built: the trained network, whose tower computes cached features
         self._cached: Dict[str, feature_cache.CachedSplit] = {}
 
     def build_model(self) -> keras.Model:
-        self._model, self._avc_model = new_envelope_model(self.cfg)
-        return self._model
+        model, avc_model = new_envelope_model(self.cfg)
+        self._avc_models[id(model)] = avc_model
+        if self._model is None:
+            self._model = model
+        return model
 
     def cached(self, data_dir: str, split: str) -> feature_cache.CachedSplit:
         """The split's tower features (computed with the model's current, restored tower weights)."""
@@ -91,7 +96,7 @@ class EnvelopeTask(Task):
 
     def initialize(self, model: keras.Model) -> None:
         if self.cfg.init_from != RANDOM_INIT:
-            load_pretrained_tower(self._avc_model, self.cfg.init_from)
+            load_pretrained_tower(self._avc_models[id(model)], self.cfg.init_from)
 
     def train_dataset(self, data_dir: str, seed: int) -> tf.data.Dataset:
         if self.feature_cache_dir:

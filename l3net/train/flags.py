@@ -107,6 +107,9 @@ flags.DEFINE_float("negative_discount", 0.0,
                    "another video of the same kind - stop forcing it to memorise videos "
                    "(l3net/tasks/batch_negatives.py).")
 flags.DEFINE_float("weight_decay", 1e-5, "Adam weight decay (paper: 1e-5).")
+flags.DEFINE_float("ema_decay", 0.0, "Keep an exponential moving average of the weights with this decay (e.g. 0.999: "
+                   "about the last 1,000 steps; 0 = off, the papers'): validation, the best and latest checkpoints "
+                   "and so every tool use the averaged weights (l3net/train/weight_averaging.py).")
 flags.DEFINE_integer("train_steps", 100000, "Stop after this many steps in total (across resumes).")
 flags.DEFINE_float("time_budget_minutes", 0.0, "Also stop after this much wall time in this run (0 = none).")
 flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
@@ -156,6 +159,7 @@ def train_config_from_flags() -> TrainConfig:
         batch_negatives=FLAGS.batch_negatives,
         negative_discount=FLAGS.negative_discount,
         weight_decay=FLAGS.weight_decay,
+        ema_decay=FLAGS.ema_decay,
         train_steps=FLAGS.train_steps,
         time_budget_minutes=FLAGS.time_budget_minutes,
         strategy=FLAGS.strategy,

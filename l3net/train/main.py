@@ -138,6 +138,13 @@ def main(argv: List[str]) -> int:
         model_dir.check_trainable(FLAGS.task, setup.config)
     except ModelDirError as e:
         _fail(str(e))
+    newest = model_dir.latest_checkpoint()
+    if newest:
+        from l3net.train.weight_averaging import resume_mismatch
+
+        mismatch = resume_mismatch(newest, train_cfg.ema_decay)
+        if mismatch:
+            _fail(f"--ema_decay: {mismatch}")
     for warning in setup.warnings:
         print(f"l3net_train: warning: {warning}", file=sys.stderr)
 

@@ -24,6 +24,8 @@ class TrainConfig:
     `periodic_eval` names evaluators (`l3net.evaluation.evaluators`, 'name' or 'name@data_dir')
     run every `periodic_eval_every_steps` (0 = at every validation).
 
+    `ema_decay` > 0 keeps an exponential moving average of the weights (`weight_averaging`), which
+    validation, the checkpoints' `model` and so every tool use; 0 = the raw weights (the papers').
     `skip_corrupt_records`: a damaged shard (truncated, altered bytes) is read up to the damage and
     the rest of it skipped, counted in the summaries, instead of stopping the run (`l3net.data.records`).
     `deterministic`: TensorFlow's op determinism (`tf.config.experimental.enable_op_determinism`),
@@ -36,6 +38,7 @@ class TrainConfig:
     batch_negatives: bool = False
     negative_discount: float = 0.0
     weight_decay: float = 1e-5
+    ema_decay: float = 0.0
     train_steps: int = 100000
     time_budget_minutes: float = 0.0
     strategy: str = "default"
@@ -64,6 +67,8 @@ class TrainConfig:
             raise ValueError(f"negative_discount={self.negative_discount}: must be >= 0")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay={self.weight_decay}: must be >= 0")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay={self.ema_decay}: must be 0 (off) or in (0, 1), e.g. 0.999")
         if self.train_steps < 1:
             raise ValueError(f"train_steps={self.train_steps}: must be >= 1")
         if self.time_budget_minutes < 0:

@@ -13,13 +13,14 @@ which is scaled by the learning rate), divided by the number of replicas
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import keras
 import tensorflow as tf
 
 from l3net.tasks.base import Task
 from l3net.train.train_config import TrainConfig
+from l3net.train.weight_averaging import WeightAverage
 
 TrainStep = Callable[[Iterator], Tuple[tf.Tensor, tf.Tensor]]
 
@@ -41,7 +42,8 @@ def decayed_variables(model: keras.Model) -> List[tf.Variable]:
 
 
 def make_train_step(task: Task, model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                    train_cfg: TrainConfig, strategy: tf.distribute.Strategy, step_var: tf.Variable) -> TrainStep:
+                    train_cfg: TrainConfig, strategy: tf.distribute.Strategy, step_var: tf.Variable,
+                    average: Optional[WeightAverage] = None) -> TrainStep:
     """The compiled step: `train_step(iterator) -> (loss, metric)`, both float32 scalars on the device.
 
     `iterator` is a (distributed) iterator over batches of (features, labels) of
@@ -49,7 +51,8 @@ def make_train_step(task: Task, model: keras.Model, optimizer: keras.optimizers.
     one update of `model`'s trainable variables and adds 1 to `step_var` (int64 scalar).
     loss: the task loss averaged over the global batch, without the weight-decay penalty;
     metric: the task's metric summed over the batch / global batch size. `train_cfg.jit_compile`
-    compiles the per-replica computation with XLA.
+    compiles the per-replica computation with XLA. With `average` (`--ema_decay`) the averaged
+    weights move after each update (in cross-replica context: every replica's copy alike).
     """
     global_batch = task.global_batch_size
     decayed = decayed_variables(model)
@@ -71,6 +74,8 @@ def make_train_step(task: Task, model: keras.Model, optimizer: keras.optimizers.
         loss, metric_sum = strategy.run(replica_step, args=(features, labels))
         loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
         metric_sum = strategy.reduce(tf.distribute.ReduceOp.SUM, metric_sum, axis=None)
+        if average is not None:
+            average.update(step_var)
         step_var.assign_add(1)
         return loss, metric_sum / global_batch
 

@@ -21,6 +21,10 @@ curves on small datasets rise and then fall (the network memorises its training 
 the newest checkpoint is often not the one to use; every tool defaults to the best one.
 `--early_stopping_patience` stops a run that has not improved for that many validations.
 
+Weight averaging (`--ema_decay`, `weight_averaging`): the checkpoints' `model` is then the
+averaged network, which validation scores and every tool restores; the live one is saved as
+`live_model` for resuming.
+
 Faults (issue 16; README "Faults and recovery"). kill -9 at any moment leaves a resumable
 directory: TensorFlow writes a checkpoint under temporary names and records it in the
 `checkpoint` state file only once complete, so a re-run resumes from the newest recorded one
@@ -66,6 +70,7 @@ from l3net.train.progress import ProgressBar
 from l3net.train.stop_signals import StopSignals
 from l3net.train.train_config import TrainConfig
 from l3net.train.train_step import make_optimizer, make_train_step
+from l3net.train.weight_averaging import WeightAverage, resume_mismatch
 from l3net.train.training_curves import append_history, plot_training_curves, read_history, truncate_history
 
 
@@ -295,7 +300,11 @@ def _train_on(strategy: tf.distribute.Strategy, task: Task, train_cfg: TrainConf
         model = task.build_model()
         optimizer = make_optimizer(model, train_cfg)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
+        average = WeightAverage(model, task.build_model(), train_cfg.ema_decay) if train_cfg.ema_decay else None
+        # What validation scores and the tools restore (the key `model`): the averaged copy if any.
+        used = average.averaged if average else model
+        extra = average.checkpoint_entries() if average else {}
+        checkpoint = tf.train.Checkpoint(model=used, optimizer=optimizer, step=step_var, **extra)
     if chief:
         # Before the managers read the directories: what a killed or failed save left behind.
         _remove_partial_checkpoints(chief_ckpt_dir)
@@ -304,13 +313,19 @@ def _train_on(strategy: tf.distribute.Strategy, task: Task, train_cfg: TrainConf
         _remove_stale_temp_files(model_dir, [os.path.basename(directory.history_path),
                                              os.path.basename(directory.curves_path)])
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
-    best = BestCheckpoint(directory, tf.train.Checkpoint(model=model, step=step_var), task.metric_name,
+    best = BestCheckpoint(directory, tf.train.Checkpoint(model=used, step=step_var), task.metric_name,
                           train_cfg.best_metric, chief=chief,
                           scratch_dir=None if chief else os.path.join(ckpt_dir, "best"))
+    newest = directory.latest_checkpoint()
+    mismatch = resume_mismatch(newest, train_cfg.ema_decay) if newest else None
+    if mismatch:
+        raise TrainingError(mismatch)
     latest = _restore_newest_readable(checkpoint, chief_ckpt_dir, verbose)
     if not latest:
         with strategy.scope():
             task.initialize(model)
+            if average:
+                average.reset()
     start_step = int(step_var.numpy())
     if latest and verbose:
         print(f"resuming from {os.path.basename(latest)} (step {start_step})")
@@ -334,7 +349,7 @@ def _train_on(strategy: tf.distribute.Strategy, task: Task, train_cfg: TrainConf
     iterator = iter(distributed_input(
         strategy, lambda worker: task.train_dataset(data_dir, (run_seed + 7919 * worker) % (2 ** 31 - 1)),
         global_batch))
-    train_step = make_train_step(task, model, optimizer, train_cfg, strategy, step_var)
+    train_step = make_train_step(task, model, optimizer, train_cfg, strategy, step_var, average)
 
     summary_root = directory.summary_dir
     writers = {split: tf.summary.create_file_writer(os.path.join(summary_root, split))
@@ -367,6 +382,8 @@ def _train_on(strategy: tf.distribute.Strategy, task: Task, train_cfg: TrainConf
         """Saves the checkpoint of `step`; _WriteFailed (partial files removed) if it cannot."""
         if saved_step[0] == step:
             return
+        if average:
+            average.copy_statistics()
         try:
             manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as e:
@@ -382,7 +399,7 @@ def _train_on(strategy: tf.distribute.Strategy, task: Task, train_cfg: TrainConf
     def validate(step: int) -> bool:
         """Validates, keeps a new best checkpoint, runs periodic evaluators; False to stop early."""
         try:
-            res: ValidationResult = task.validate(model, data_dir, train_cfg.seed)
+            res: ValidationResult = task.validate(used, data_dir, train_cfg.seed)
         except DatasetError:
             return True  # No usable val split: `l3net_train` warned once at start.
         result.val_loss, result.val_metric = res.loss, res.metric
