@@ -115,7 +115,8 @@ def main() -> None:
     show("positives without clutter (one object, no off-screen sound)",
          lambda r: r["positive"] and not r["silent_objects"] and not r["two_sounding"] and not r["offscreen_sound"])
     for k in (1, 2):
-        show(f"positives with {k} silent object(s) in the frame", lambda r, k=k: r["positive"] and r["silent_objects"] == k)
+        show(f"positives with {k} silent object(s) in the frame",
+             lambda r, k=k: r["positive"] and r["silent_objects"] == k)
     show("positives with two sounding objects", lambda r: r["positive"] and r["two_sounding"])
     show("positives with an off-screen sound", lambda r: r["positive"] and r["offscreen_sound"])
     show("negatives", lambda r: not r["positive"])

@@ -3,9 +3,10 @@
 Why: on cluttered or small datasets the validation accuracy of the raw weights jumps by several
 points from one evaluation to the next (the batch's noise, the high learning rate of a 15-minute
 schedule), and picking the best of ~20 noisy validations picks a lucky draw: held-out accuracy
-then lands 3-7 points under it (README "Weight averaging"). Averaging the weights over the last
-few hundred steps (Polyak averaging, as TF's `tf.train.ExponentialMovingAverage` and the
-`tensorflow/models` EMA optimizer do) smooths that noise out of the weights themselves.
+then lands 3-7 points under it. Averaging the weights over the last few hundred steps (Polyak
+averaging, as TF's `tf.train.ExponentialMovingAverage` and the `tensorflow/models` EMA optimizer
+do) smooths that noise out of the weights themselves. Measured once on cluttered video it did
+not raise held-out accuracy (README, Configs, "Weight averaging"), so it is off by default.
 
 How it is kept: a second copy of the network (`averaged`, built from the same config) holds the
 averages. After every optimizer step each trainable variable `a` of it moves towards the live
@@ -17,8 +18,8 @@ again.
 
 Where it goes: the trainer's checkpoints store the averaged copy under the key `model`, the key
 every tool restores (`ModelDir.restore`), the live network under `live_model` (only resuming
-needs it) and the decay under `ema_decay`. So the best and latest checkpoints, validation, evaluation, export and embedding all
-see the averaged weights without knowing about them.
+needs it) and the decay under `ema_decay`. So the best and latest checkpoints, validation,
+evaluation, export and embedding all see the averaged weights without knowing about them.
 """
 
 from __future__ import annotations
