@@ -1,6 +1,6 @@
 """Shared fixtures and helpers of the test suite, and the `slow` marker.
 
-Helper modules in this directory (`media_fixtures`, `record_fixtures`) are imported by their
+Helper modules in this directory (`media_fixtures`, `record_fixtures`, `one_weight_task`) are imported by their
 plain names (`import media_fixtures as mf`, `import record_fixtures as rf`): this file puts
 tests/ on sys.path, so that works under any pytest import mode and from any working directory.
 Test files never import from one another; what several of them share lives here as fixtures.

@@ -8,43 +8,28 @@ early-stopping count across a resume) is checked exactly, not statistically.
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import keras
 import numpy as np
-import tensorflow as tf
+from one_weight_task import OneWeightTask, kernel_value
 
 from l3net.model_dir import ModelDir
-from l3net.tasks.base import Task, ValidationResult
+from l3net.tasks.base import ValidationResult
 from l3net.train.train_config import TrainConfig
 from l3net.train.trainer import train_task
 from l3net.train.training_curves import read_history
 
 
-class ScriptedTask(Task):
-    """A one-weight regression whose validation scores come from `scores` in order."""
+class ScriptedTask(OneWeightTask):
+    """The one-weight regression whose validation scores come from `scores` in order."""
 
     name = "scripted"
-    metric_name = "accuracy"
-    progress_key = "acc"
     title = "scripted"
 
     def __init__(self, scores: List[float]) -> None:
+        super().__init__()
         self.scores = list(scores)
-        self.global_batch_size = 4
-
-    def build_model(self) -> keras.Model:
-        x = keras.Input((1,))
-        return keras.Model(x, keras.layers.Dense(1, name="dense")(x))
-
-    def train_dataset(self, data_dir: str, seed: int) -> tf.data.Dataset:
-        x = tf.ones([4, 1])
-        return tf.data.Dataset.from_tensors(({"x": x}, 2.0 * x)).repeat()
-
-    def compute(self, model: keras.Model, features: Dict[str, tf.Tensor],
-                labels: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-        err = tf.reshape(model(features["x"]) - labels, [-1])
-        return tf.square(err), tf.reduce_sum(tf.cast(tf.abs(err) < 0.5, tf.float32))
 
     def validate(self, model: keras.Model, data_dir: str, seed: int) -> ValidationResult:
         metric = self.scores.pop(0)
@@ -55,7 +40,7 @@ def _weight(model_dir: str, which) -> Tuple[int, float]:
     directory = ModelDir(model_dir)
     model = ScriptedTask([]).build_model()
     step = directory.restore(model, which)
-    return step, float(model.get_layer("dense").kernel.numpy().ravel()[0])
+    return step, kernel_value(model)
 
 
 def test_best_checkpoint_and_early_stopping(tmp_path):

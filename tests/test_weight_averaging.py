@@ -12,16 +12,17 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import keras
 import numpy as np
 import pytest
 import record_fixtures as rf
 import tensorflow as tf
+from one_weight_task import OneWeightTask, kernel_value
 
 from l3net.model_dir import ModelDir
-from l3net.tasks.base import Task, ValidationResult
+from l3net.tasks.base import ValidationResult
 from l3net.train.train_config import TrainConfig
 from l3net.train.trainer import TrainingError, train_task
 from l3net.train.weight_averaging import LIVE_MODEL_KEY, WeightAverage, resume_mismatch
@@ -90,35 +91,19 @@ def test_networks_of_different_configs_are_refused():
         WeightAverage(_small_net(), other, decay=0.9)
 
 
-class RecordingTask(Task):
-    """A one-weight regression (w -> 2 on constant input) whose validation records the weight it is given."""
+class RecordingTask(OneWeightTask):
+    """The one-weight regression (no bias, w starts at 0) whose validation records the weight it is given."""
 
     name = "recording"
-    metric_name = "accuracy"
-    progress_key = "acc"
     title = "recording"
 
     def __init__(self) -> None:
-        self.global_batch_size = 4
-        self.seen: List[Tuple[int, float]] = []
-
-    def build_model(self) -> keras.Model:
-        x = keras.Input((1,))
-        return keras.Model(x, keras.layers.Dense(1, use_bias=False, name="dense",
-                                                 kernel_initializer="zeros")(x))
-
-    def train_dataset(self, data_dir: str, seed: int) -> tf.data.Dataset:
-        x = tf.ones([4, 1])
-        return tf.data.Dataset.from_tensors(({"x": x}, 2.0 * x)).repeat()
-
-    def compute(self, model: keras.Model, features: Dict[str, tf.Tensor],
-                labels: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-        err = tf.reshape(model(features["x"]) - labels, [-1])
-        return tf.square(err), tf.reduce_sum(tf.cast(tf.abs(err) < 0.5, tf.float32))
+        super().__init__(use_bias=False, zero_init=True)
+        self.seen: List[float] = []
 
     def validate(self, model: keras.Model, data_dir: str, seed: int) -> ValidationResult:
-        w = float(model.get_layer("dense").kernel.numpy().ravel()[0])
-        self.seen.append((len(self.seen) + 1, w))
+        w = kernel_value(model)
+        self.seen.append(w)
         return ValidationResult(abs(2.0 - w), -abs(2.0 - w), f"w {w}")
 
 
@@ -130,15 +115,14 @@ def _config(**kw) -> TrainConfig:
 def _live_trajectory(tmp_path) -> List[float]:
     task = RecordingTask()
     train_task(task, _config(), "unused", str(tmp_path / "plain"), verbose=False)
-    return [w for _, w in task.seen]
+    return list(task.seen)
 
 
 def _weights_in(checkpoint: str) -> Tuple[float, float]:
     """(averaged `model`, live `live_model`) kernels of a training checkpoint."""
     averaged, live = RecordingTask().build_model(), RecordingTask().build_model()
     tf.train.Checkpoint(model=averaged, **{LIVE_MODEL_KEY: live}).restore(checkpoint).expect_partial()
-    return (float(averaged.get_layer("dense").kernel.numpy().ravel()[0]),
-            float(live.get_layer("dense").kernel.numpy().ravel()[0]))
+    return kernel_value(averaged), kernel_value(live)
 
 
 @pytest.mark.parametrize("strategy", ["default", "mirrored"])
@@ -148,7 +132,7 @@ def test_validation_and_checkpoints_use_the_average_of_the_live_weights(tmp_path
     task = RecordingTask()
     path = str(tmp_path / "averaged")
     train_task(task, _config(ema_decay=0.8, strategy=strategy), "unused", path, verbose=False)
-    seen = [w for _, w in task.seen]
+    seen = task.seen
     np.testing.assert_allclose(seen, expected, rtol=1e-5, atol=1e-6)
     assert abs(seen[-1] - trajectory[-1]) > 1e-3  # the average lags the live weight: not the same thing
     directory = ModelDir(path)
@@ -156,7 +140,7 @@ def test_validation_and_checkpoints_use_the_average_of_the_live_weights(tmp_path
     assert averaged == pytest.approx(expected[-1], rel=1e-5) and live == pytest.approx(trajectory[-1], rel=1e-5)
     model = RecordingTask().build_model()
     assert directory.restore(model, "latest") == 30  # what every tool restores: the average
-    assert float(model.get_layer("dense").kernel.numpy().ravel()[0]) == pytest.approx(expected[-1], rel=1e-5)
+    assert kernel_value(model) == pytest.approx(expected[-1], rel=1e-5)
 
 
 def test_a_resume_continues_the_average(tmp_path):
@@ -167,7 +151,7 @@ def test_a_resume_continues_the_average(tmp_path):
     task = RecordingTask()
     result = train_task(task, _config(ema_decay=0.8), "unused", path, verbose=False)
     assert (result.start_step, result.final_step) == (12, 30)
-    np.testing.assert_allclose([w for _, w in task.seen], expected[12:], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(task.seen, expected[12:], rtol=1e-5, atol=1e-6)
 
 
 def test_switching_averaging_on_or_off_at_a_resume_is_refused(tmp_path):
