@@ -36,21 +36,12 @@ WIDTH, HEIGHT, MAX_SECONDS = 160, 120, 10.0
 def pair_rows(model_dir: str, data_dir: str, split: str, checkpoint: str, pairs_per_video: int,
               generator_seed: int, clutter: float, world: str) -> List[Dict[str, object]]:
     """One dict per evaluation pair: is_positive, correct, p_match and the plan's facts about it."""
-    import tensorflow as tf
-
-    from data_tools.synthetic.scenes import plan_scene
-    from l3net.data import avc_dataset
-    from l3net.data.config import DataConfig
-    from l3net.model_dir import ModelDir
-
-    directory = ModelDir(model_dir)
-    model, cfg, _ = directory.load_model(checkpoint)
-    data_cfg = DataConfig.for_model(cfg, batch_size=64, pairs_per_video=pairs_per_video, augment=False,
-                                    resize_short_side=directory.resize_short_side(cfg))
-    dataset = avc_dataset(data_dir, split, data_cfg, training=False, seed=0, with_metadata=True)
-    predict = tf.function(lambda image, audio: model({"image": image, "audio": audio}, training=False))
     from data_tools.manifest import read_manifest
-    from l3net.data import schema
+    from data_tools.synthetic.scenes import plan_scene
+    from l3net.data import avc_dataset, schema
+    from l3net.data.config import DataConfig
+    from l3net.evaluation.avc import _predict_fn  # l3net_eval avc's own forward pass
+    from l3net.model_dir import ModelDir
 
     # Video ids are hashes of the manifest's path cells; the file name vid_<index> gives the plan.
     manifest = schema.read_dataset_info(data_dir).extra.get("manifest")
@@ -61,6 +52,12 @@ def pair_rows(model_dir: str, data_dir: str, split: str, checkpoint: str, pairs_
         found = re.search(r"vid_(\d+)", os.path.basename(source.source_path))
         if found:
             index_of[source.video_id] = int(found.group(1))
+    directory = ModelDir(model_dir)
+    model, cfg, _ = directory.load_model(checkpoint)
+    data_cfg = DataConfig.for_model(cfg, batch_size=64, pairs_per_video=pairs_per_video, augment=False,
+                                    resize_short_side=directory.resize_short_side(cfg))
+    dataset = avc_dataset(data_dir, split, data_cfg, training=False, seed=0, with_metadata=True)
+    predict = _predict_fn(model)
     plans: Dict[str, object] = {}
 
     def plan(video_id: bytes):
@@ -73,7 +70,7 @@ def pair_rows(model_dir: str, data_dir: str, split: str, checkpoint: str, pairs_
 
     rows = []
     for features, labels in dataset:
-        p_match = tf.cast(predict(features["image"], features["audio"]), tf.float32).numpy()[:, 1]
+        p_match = predict(features["image"], features["audio"]).numpy()[:, 1]
         for frame_id, audio_id, label, p in zip(features["frame_video_id"].numpy(),
                                                 features["audio_video_id"].numpy(), labels.numpy(), p_match):
             frame, audio = plan(frame_id), plan(audio_id)
